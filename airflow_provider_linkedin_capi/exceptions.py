@@ -1,0 +1,30 @@
+"""Errors raised by this provider.
+
+They carry LinkedIn's status, code and message, never a request body: bodies hold hashed identifiers and
+names, and Airflow shows exception text in the UI.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+
+class LinkedInCapiError(AirflowException):
+    """LinkedIn answered with an error that a retry of the same request will not fix, or retries ran out."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class LinkedInCapiAuthError(LinkedInCapiError, AirflowFailException):
+    """The credentials are unusable (revoked/expired refresh token, bad client): fail without task retries."""
+
+
+class LinkedInCapiVersionError(LinkedInCapiError, AirflowFailException):
+    """LinkedIn no longer serves the requested ``LinkedIn-Version`` (HTTP 426)."""
+
+
+class LinkedInCapiNotFoundError(LinkedInCapiError):
+    """The rule, link or account does not exist for this token (HTTP 404)."""
