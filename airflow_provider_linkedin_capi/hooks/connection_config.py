@@ -1,0 +1,204 @@
+"""The ``linkedin_capi`` connection, read and validated once.
+
+Both hooks (sync for tasks, async for the trigger) read the same fields, so the rules live here and not in
+either hook: plain extra keys first (what the Airflow 3.2+ form and JSON connections store), then the
+``extra__linkedin_capi__<name>`` keys that connections created in the Airflow 2 UI still carry. Extras
+from a URI connection arrive as strings, so numbers are parsed rather than trusted.
+
+Nothing here masks secrets: masking is sync in tasks and async in triggers, so each hook does its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_linkedin_capi import urns
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+
+CONN_TYPE = "linkedin_capi"
+DEFAULT_HOST = "https://api.linkedin.com/rest"
+DEFAULT_TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
+# A month LinkedIn serves for about a year after its release (contract §1.8-1.9); bump it with each release
+# of this provider. Users pin their own with the connection's ``api_version`` extra.
+DEFAULT_API_VERSION = "202608"
+DEFAULT_REQUESTS_PER_MINUTE = 600
+_LEGACY_PREFIX = f"extra__{CONN_TYPE}__"
+_API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
+
+
+class LinkedInCapiConfigError(LinkedInCapiError, AirflowFailException, ValueError):
+    """The connection is incomplete or malformed: no task retry can fix it, so the task fails at once."""
+
+
+class _ConnectionLike(Protocol):
+    host: str | None
+    login: str | None
+    password: str | None
+
+    @property
+    def extra_dejson(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class LinkedInCapiConnectionConfig:
+    """Everything the hooks need from a ``linkedin_capi`` connection; secrets are kept out of ``repr``."""
+
+    conn_id: str | None
+    base_url: str
+    token_url: str
+    api_version: str
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    ad_account_id: str | None = None
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    timeout: float | None = None
+    max_retries: int | None = None
+
+    @property
+    def uses_refresh_token(self) -> bool:
+        return self.refresh_token is not None
+
+    @classmethod
+    def from_connection(
+        cls, conn: _ConnectionLike, *, extra: dict[str, Any] | None = None
+    ) -> LinkedInCapiConnectionConfig:
+        """Build from an sdk ``Connection`` (or anything with host/login/password/extra_dejson).
+
+        :param extra: the already-decoded extras, for async callers that decoded them with
+            ``aextra_dejson`` (the sync ``extra_dejson`` masks with a blocking call).
+        """
+        extras = conn.extra_dejson if extra is None else extra
+        conn_id = getattr(conn, "conn_id", None)
+        return cls.from_fields(
+            conn_id=conn_id,
+            host=conn.host,
+            port=getattr(conn, "port", None),
+            schema=getattr(conn, "schema", None),
+            login=conn.login,
+            password=conn.password,
+            extras=extras or {},
+        )
+
+    @classmethod
+    def from_fields(
+        cls,
+        *,
+        conn_id: str | None,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        extras: dict[str, Any],
+        port: int | None = None,
+        schema: str | None = None,
+    ) -> LinkedInCapiConnectionConfig:
+        where = f"connection {conn_id!r}" if conn_id else "the LinkedIn connection"
+
+        def extra(name: str) -> Any:
+            for key in (name, _LEGACY_PREFIX + name):
+                value = extras.get(key)
+                if isinstance(value, str):
+                    value = value.strip()
+                if value not in (None, ""):
+                    return value
+            return None
+
+        client_id = _text(login)
+        client_secret = _text(password)
+        refresh_token = _text(extra("refresh_token"))
+        access_token = _text(extra("access_token"))
+        _check_credentials(where, client_id, client_secret, refresh_token, access_token)
+
+        api_version = str(extra("api_version") or DEFAULT_API_VERSION)
+        if not _API_VERSION.match(api_version):
+            raise LinkedInCapiConfigError(
+                f"{where}: extra 'api_version' must be a LinkedIn-Version month as YYYYMM (e.g. "
+                f"{DEFAULT_API_VERSION}), got {api_version!r}"
+            )
+        account = extra("ad_account_id")
+        if account is not None:
+            try:
+                account = urns.account_id(account)
+            except ValueError as err:
+                raise LinkedInCapiConfigError(f"{where}: extra 'ad_account_id': {err}") from None
+
+        return cls(
+            conn_id=conn_id,
+            base_url=_base_url(host, port, schema),
+            token_url=str(extra("token_url") or DEFAULT_TOKEN_URL),
+            api_version=api_version,
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            access_token=access_token,
+            ad_account_id=account,
+            requests_per_minute=_number(where, "requests_per_minute", extra("requests_per_minute"), int, 1)
+            or DEFAULT_REQUESTS_PER_MINUTE,
+            timeout=_number(where, "timeout", extra("timeout"), float, 0.001),
+            max_retries=_number(where, "max_retries", extra("max_retries"), int, 0),
+        )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _check_credentials(
+    where: str,
+    client_id: str | None,
+    client_secret: str | None,
+    refresh_token: str | None,
+    access_token: str | None,
+) -> None:
+    if refresh_token and access_token:
+        raise LinkedInCapiConfigError(
+            f"{where}: set either extra 'refresh_token' (with the client id and secret) or extra "
+            "'access_token', not both"
+        )
+    if access_token:
+        return
+    if not refresh_token:
+        raise LinkedInCapiConfigError(
+            f"{where} has no credentials: set extra 'refresh_token' together with the Client ID (login) and "
+            "Client Secret (password), or a static extra 'access_token'"
+        )
+    missing = [name for name, value in (("Client ID (login)", client_id),
+                                         ("Client Secret (password)", client_secret)) if not value]
+    if missing:
+        raise LinkedInCapiConfigError(
+            f"{where}: a refresh token needs the app's {' and '.join(missing)}, which is missing"
+        )
+
+
+def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
+    """Accept the documented full URL, and the host/port/schema split a hand-written URI produces."""
+    text = (host or "").strip()
+    if not text:
+        return DEFAULT_HOST
+    if "://" not in text:
+        text = f"https://{text}"
+        if port:
+            text = f"{text}:{port}"
+        if schema:
+            text = f"{text}/{schema.strip('/')}"
+    return text.rstrip("/")
+
+
+def _number(where: str, name: str, value: Any, kind: type, minimum: float) -> Any:
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum:
+        raise LinkedInCapiConfigError(f"{where}: extra {name!r} must be a number >= {minimum}, got {value!r}")
+    return number

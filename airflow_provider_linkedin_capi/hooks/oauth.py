@@ -1,0 +1,126 @@
+"""OAuth refresh for LinkedIn, as pure functions shared by the sync and the async hook.
+
+The hooks own the HTTP; this module owns what goes into the token request and what comes out of it, so both
+hooks refresh, time out and fail the same way. LinkedIn answers a dead refresh token either with the
+documented ``invalid_request`` + "invalid, expired or revoked" or with ``invalid_grant`` (contract §5.4-5.5);
+both mean a human must re-authorise the app, so neither is ever retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiAuthError, LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
+
+# Refresh this long before LinkedIn's expiry, so a token never dies in the middle of a batch.
+REFRESH_MARGIN_SECONDS = 300.0
+REFRESH_TOKEN_WARNING_DAYS = 30
+_DEAD_GRANT_TEXT = "invalid, expired or revoked"
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A bearer token and when it stops working (epoch seconds; ``None`` for a static, non-expiring one)."""
+
+    value: str = field(repr=False)
+    expires_at: float | None = None
+    refresh_token_expires_at: float | None = None
+    obtained_at: float | None = None
+
+    def is_usable(self, now: float, margin: float = REFRESH_MARGIN_SECONDS) -> bool:
+        return self.expires_at is None or now < self.expires_at - margin
+
+
+def refresh_form(config: LinkedInCapiConnectionConfig) -> dict[str, str]:
+    """The form LinkedIn documents (§5.1): all four fields, the client secret in the body, not Basic auth."""
+    if not config.refresh_token:
+        raise ValueError("the connection has no refresh token to exchange")
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": config.refresh_token,
+        "client_id": config.client_id or "",
+        "client_secret": config.client_secret or "",
+    }
+
+
+def parse_token_response(payload: Any, now: float) -> AccessToken:
+    """Turn a 200 from the token endpoint into an :class:`AccessToken`; a body without a token is an error."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("access_token"), str):
+        raise LinkedInCapiError("LinkedIn's token endpoint answered 200 without an access_token", status=200)
+    return AccessToken(
+        value=payload["access_token"],
+        expires_at=_deadline(payload.get("expires_in"), now),
+        refresh_token_expires_at=_deadline(payload.get("refresh_token_expires_in"), now),
+        obtained_at=now,
+    )
+
+
+def static_token(value: str) -> AccessToken:
+    """A Direct API token: LinkedIn reports it as non-expiring (§5.9), so it is never refreshed."""
+    return AccessToken(value=value)
+
+
+def token_error(status: int, payload: Any, conn_id: str | None = None) -> LinkedInCapiError | None:
+    """The error to raise for a failed token request, or ``None`` when a retry may help (429, 5xx)."""
+    if status == 429 or status >= 500:
+        return None
+    body = payload if isinstance(payload, Mapping) else {}
+    error = str(body.get("error") or "")
+    description = str(body.get("error_description") or body.get("message") or "")
+    where = f"connection {conn_id!r}" if conn_id else "the LinkedIn connection"
+    if is_dead_grant(error, description):
+        return LinkedInCapiAuthError(
+            f"LinkedIn rejected the refresh token of {where} ({error}: {description}). It has expired or "
+            "was revoked: re-authorise the LinkedIn app (3-legged OAuth with rw_conversions and r_ads) and "
+            "put the new refresh token into the connection's 'refresh_token' field.",
+            status=status,
+            code=error or None,
+        )
+    if error == "invalid_client" or status == 401:
+        return LinkedInCapiAuthError(
+            f"LinkedIn's token endpoint refused the client credentials of {where} ({error or status}: "
+            f"{description}). Check the Client ID (login) and Client Secret (password).",
+            status=status,
+            code=error or None,
+        )
+    return LinkedInCapiAuthError(
+        f"LinkedIn's token endpoint refused the refresh of {where} (HTTP {status} {error}: {description}). "
+        "Check the connection's client id, client secret, refresh token and token_url.",
+        status=status,
+        code=error or None,
+    )
+
+
+def is_dead_grant(error: str, description: str) -> bool:
+    if error == "invalid_grant":
+        return True
+    return error == "invalid_request" and _DEAD_GRANT_TEXT in description.lower()
+
+
+def warn_if_refresh_token_expiring(
+    token: AccessToken, now: float, log: logging.Logger | Any, conn_id: str | None = None
+) -> bool:
+    """Log a warning a month before the refresh token dies: refreshing does not extend it (§5.2)."""
+    if token.refresh_token_expires_at is None:
+        return False
+    days_left = (token.refresh_token_expires_at - now) / 86400
+    if days_left >= REFRESH_TOKEN_WARNING_DAYS:
+        return False
+    log.warning(
+        "The LinkedIn refresh token of connection %r expires in %.1f days; re-authorise the app and update "
+        "the connection's 'refresh_token' before then, or every task using it will fail.",
+        conn_id,
+        max(days_left, 0.0),
+    )
+    return True
+
+
+def _deadline(seconds: Any, now: float) -> float | None:
+    try:
+        return now + float(seconds)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,80 @@
+"""Reading LinkedIn's answers: error envelopes, retry decisions, ``Retry-After``.
+
+Shared by the sync and async hooks so both classify a status the same way. Error text is taken only from
+LinkedIn's JSON envelope (``message``/``code``/``serviceErrorCode``, contract §2.3); a non-JSON body (a
+proxy's HTML page) is never copied into an exception, because exception text reaches the Airflow UI.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+# 429 and 5xx are worth another try; everything else in 4xx is a property of the request.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 900.0
+
+
+@dataclass(frozen=True)
+class LinkedInErrorBody:
+    status: int
+    message: str
+    code: str | None = None
+    service_error_code: int | None = None
+
+    def describe(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        return f"HTTP {self.status}{code}: {self.message}"
+
+
+def decode_json(content: bytes | str | None) -> Any:
+    """The JSON body, or ``None`` for an empty or non-JSON one."""
+    if not content:
+        return None
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def error_body(status: int, payload: Any, reason: str | None = None) -> LinkedInErrorBody:
+    """LinkedIn's legacy envelope ``{message, serviceErrorCode, status[, code]}`` as a value."""
+    body = payload if isinstance(payload, Mapping) else {}
+    message = body.get("message") or body.get("error_description") or reason or "no message"
+    service_code = body.get("serviceErrorCode")
+    code = body.get("code") or body.get("error")
+    if not code and service_code is not None:
+        code = str(service_code)
+    return LinkedInErrorBody(
+        status=status,
+        message=str(message),
+        code=str(code) if code else None,
+        service_error_code=service_code if isinstance(service_code, int) else None,
+    )
+
+
+def is_retryable(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta or HTTP date); LinkedIn does not send it today (§6.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

@@ -1,0 +1,177 @@
+"""Decide whether a conversion rule is usable, from the rule entity alone.
+
+LinkedIn has no rule "status" enum (Campaign Manager's Active / Unverified labels are not in the API), so
+health has to be derived from the entity's fields. The sync sensor and the async trigger must reach the
+same verdict on the same entity, so the decision lives here, once, with no I/O: both of them fetch the
+rule their own way and hand it to :func:`evaluate_rule`.
+
+``lastCallbackAt`` / ``latestFirstPartyCallbackAt`` are described by LinkedIn only as "timestamp of the
+last (first-party) callback"; whether Conversions API events move them, and how fast, is UNKNOWN. The
+``events_received`` check therefore treats them as hints, and LinkedIn's reporting may still lag by up to
+~72 hours after they move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_linkedin_capi.urns import CAMPAIGN_PREFIX, campaign_urn
+
+CONVERSIONS_API_METHOD = "CONVERSIONS_API"
+WAIT_FOR_READY = "ready"
+WAIT_FOR_EVENTS = "events_received"
+WAIT_FOR_CHOICES = (WAIT_FOR_READY, WAIT_FOR_EVENTS)
+
+# Epoch values below this are seconds, not milliseconds (10**11 ms is 1973; 10**11 s is year 5138).
+_SECONDS_CUTOFF = 10**11
+
+
+@dataclass(frozen=True)
+class RuleEvaluation:
+    """The verdict on one read of a rule.
+
+    ``failure`` is set when waiting longer cannot help (the rule is not a Conversions API rule), ``done``
+    when the awaited condition holds; otherwise ``waiting_for`` says what is still missing, for the log.
+    ``fields`` is the small status summary that goes to XCom.
+    """
+
+    done: bool
+    fields: dict[str, Any]
+    failure: str | None = None
+    waiting_for: list[str] = field(default_factory=list)
+
+
+def linked_campaign_urns(rule: dict[str, Any]) -> list[str]:
+    """Campaign URNs linked to ``rule``, from both ``campaigns`` and the read-only ``associatedCampaigns``.
+
+    LinkedIn keeps two views of the same links (``campaigns`` is a URN list, ``associatedCampaigns``
+    holds ``{campaign, associatedAt}`` items); a link seen in either counts. Order is kept, duplicates
+    dropped.
+    """
+    found: dict[str, None] = {}
+    for item in rule.get("campaigns") or []:
+        urn = _campaign_urn_or_none(item)
+        if urn:
+            found[urn] = None
+    for item in rule.get("associatedCampaigns") or []:
+        urn = _campaign_urn_or_none(item.get("campaign") if isinstance(item, dict) else item)
+        if urn:
+            found[urn] = None
+    return list(found)
+
+
+def _campaign_urn_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return campaign_urn(value)
+    except ValueError:
+        text = str(value)
+        return text if text.startswith(CAMPAIGN_PREFIX) else None
+
+
+def latest_callback_ms(rule: dict[str, Any]) -> int | None:
+    """The later of ``lastCallbackAt`` and ``latestFirstPartyCallbackAt``, in epoch ms, or None."""
+    values = [
+        int(value)
+        for value in (rule.get("lastCallbackAt"), rule.get("latestFirstPartyCallbackAt"))
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    return max(values) if values else None
+
+
+def rule_status_fields(rule: dict[str, Any]) -> dict[str, Any]:
+    """A small, JSON-safe summary of the rule for XCom and logs (no URL rules, no campaign list)."""
+    rule_id = rule.get("id")
+    return {
+        "rule_id": str(rule_id) if rule_id is not None else None,
+        "name": rule.get("name"),
+        "account": rule.get("account"),
+        "type": rule.get("type"),
+        "enabled": rule.get("enabled"),
+        "conversion_method": rule.get("conversionMethod"),
+        "campaign_count": len(linked_campaign_urns(rule)),
+        "last_callback_at": rule.get("lastCallbackAt"),
+        "latest_first_party_callback_at": rule.get("latestFirstPartyCallbackAt"),
+    }
+
+
+def evaluate_rule(
+    rule: dict[str, Any],
+    *,
+    wait_for: str = WAIT_FOR_READY,
+    min_campaigns: int = 1,
+    events_since_ms: int | None = None,
+) -> RuleEvaluation:
+    """Judge ``rule`` against the awaited condition.
+
+    ``ready``: enabled, ``CONVERSIONS_API`` and at least ``min_campaigns`` linked campaigns.
+    ``events_received``: a callback timestamp at or after ``events_since_ms`` (any callback at all when it
+    is None). A rule that does not use the Conversions API fails either wait at once: LinkedIn refuses API
+    events for Insight-Tag rules, so no amount of waiting makes it usable.
+    """
+    if wait_for not in WAIT_FOR_CHOICES:
+        raise ValueError(f"wait_for must be one of {WAIT_FOR_CHOICES}, got {wait_for!r}")
+    fields = rule_status_fields(rule)
+    method = rule.get("conversionMethod")
+    if method is not None and method != CONVERSIONS_API_METHOD:
+        return RuleEvaluation(
+            done=False,
+            fields=fields,
+            failure=(
+                f"conversion rule {fields['rule_id']} uses conversionMethod {method}, not "
+                f"{CONVERSIONS_API_METHOD}: LinkedIn rejects Conversions API events for Insight-Tag rules. "
+                "Create a rule with the Conversions API method and use its id."
+            ),
+        )
+
+    missing: list[str] = []
+    if wait_for == WAIT_FOR_READY:
+        if rule.get("enabled") is not True:
+            missing.append("rule is disabled")
+        if fields["campaign_count"] < min_campaigns:
+            missing.append(f"{fields['campaign_count']} of at least {min_campaigns} campaigns linked")
+    else:
+        latest = latest_callback_ms(rule)
+        if latest is None:
+            missing.append("no callback recorded yet")
+        elif events_since_ms is not None and latest < events_since_ms:
+            missing.append(f"last callback at {latest} ms is before {events_since_ms} ms")
+    return RuleEvaluation(done=not missing, fields=fields, waiting_for=missing)
+
+
+def to_epoch_ms(value: object) -> int | None:
+    """Read a point in time given as epoch ms/s, an ISO-8601 string or a datetime, as epoch ms.
+
+    Templated arguments arrive as strings, so digit strings are read as epoch numbers. A value with no
+    time zone is taken as UTC, Airflow's own convention.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a point in time: {value!r}")
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return int(moment.timestamp() * 1000)
+    if isinstance(value, dt.date):
+        return to_epoch_ms(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
+    if isinstance(value, int | float):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"not a point in time: {value!r}")
+        return int(number * 1000) if abs(number) < _SECONDS_CUTOFF else int(number)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return to_epoch_ms(float(text))
+        except ValueError:
+            pass
+        try:
+            return to_epoch_ms(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            raise ValueError(f"not an ISO-8601 time or epoch number: {value!r}") from None
+    # pendulum / pandas timestamps are datetime subclasses; anything else is a caller error.
+    raise ValueError(f"not a point in time: {value!r}")

@@ -1,0 +1,74 @@
+"""Set up a Conversions API rule, once or on demand: create it, link campaigns, wait until it is usable.
+
+Run it before the first sync, and again whenever campaigns are added (LinkedIn links campaigns to a rule
+only once, at creation, even with auto-association). Every step is idempotent: a re-run reuses the rule of
+the same name and only adds missing links. Trigger it with params, e.g.
+``airflow dags trigger linkedin_capi_rule_setup --conf '{"campaign_ids": [111, 222]}'``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DAG, Param
+
+from airflow_provider_linkedin_capi.operators.conversion_rules import (
+    LinkedInCapiAssociateCampaignsOperator,
+    LinkedInCapiCreateConversionRuleOperator,
+)
+from airflow_provider_linkedin_capi.sensors.conversion_rule import LinkedInCapiConversionRuleSensor
+
+with DAG(
+    dag_id="linkedin_capi_rule_setup",
+    description="Create or reuse a LinkedIn Conversions API rule, link campaigns, wait until it is ready",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    # Lets the XCom rule id and the campaign list arrive as real objects, not their string renderings.
+    render_template_as_native_obj=True,
+    tags=["linkedin", "conversions-api"],
+    params={
+        "rule_name": Param("CRM qualified leads (API)", type="string", minLength=1),
+        "conversion_type": Param("QUALIFIED_LEAD", type="string"),
+        "ad_account_id": Param(
+            None, type=["null", "string", "integer"], description="Default: the connection's"
+        ),
+        "campaign_ids": Param([], type="array", description="Campaign ids or urn:li:sponsoredCampaign:N"),
+        "link_mode": Param("add", enum=["add", "exact"]),
+        "min_campaigns": Param(1, type="integer", minimum=0, description="Linked campaigns to wait for"),
+    },
+) as dag:
+    create_rule = LinkedInCapiCreateConversionRuleOperator(
+        task_id="create_rule",
+        name="{{ params.rule_name }}",
+        conversion_type="{{ params.conversion_type }}",
+        ad_account_id="{{ params.ad_account_id }}",
+        post_click_window_days=30,
+        view_through_window_days=7,
+        if_exists="reuse",
+    )
+
+    link_campaigns = LinkedInCapiAssociateCampaignsOperator(
+        task_id="link_campaigns",
+        conversion_rule_id="{{ ti.xcom_pull(task_ids='create_rule')['rule_id'] }}",
+        campaign_ids="{{ params.campaign_ids }}",
+        mode="{{ params.link_mode }}",
+        ad_account_id="{{ params.ad_account_id }}",
+    )
+
+    wait_until_ready = LinkedInCapiConversionRuleSensor(
+        task_id="wait_until_ready",
+        conversion_rule_id="{{ ti.xcom_pull(task_ids='create_rule')['rule_id'] }}",
+        wait_for="ready",
+        min_campaigns="{{ params.min_campaigns }}",
+        ad_account_id="{{ params.ad_account_id }}",
+        deferrable=True,
+        poke_interval=60,
+        timeout=dt.timedelta(hours=1),
+    )
+
+    create_rule >> link_campaigns >> wait_until_ready
+
+
+if __name__ == "__main__":
+    dag.test()

@@ -1,0 +1,138 @@
+"""Connection parsing: JSON env-var connections, URI round-trips, legacy prefixed extras, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_provider_linkedin_capi.hooks.connection_config import (
+    DEFAULT_API_VERSION,
+    DEFAULT_HOST,
+    DEFAULT_TOKEN_URL,
+    LinkedInCapiConfigError,
+    LinkedInCapiConnectionConfig,
+)
+
+
+def _conn(extra: dict, **fields) -> Connection:
+    fields.setdefault("login", "client-id")
+    fields.setdefault("password", "client-secret")
+    return Connection(conn_id="li", conn_type="linkedin_capi", extra=json.dumps(extra), **fields)
+
+
+def test_defaults_with_refresh_token():
+    config = LinkedInCapiConnectionConfig.from_connection(_conn({"refresh_token": "r-token"}))
+    assert config.base_url == DEFAULT_HOST
+    assert config.token_url == DEFAULT_TOKEN_URL
+    assert config.api_version == DEFAULT_API_VERSION == "202608"
+    assert config.requests_per_minute == 600
+    assert config.uses_refresh_token
+    assert (config.client_id, config.client_secret, config.refresh_token) == (
+        "client-id",
+        "client-secret",
+        "r-token",
+    )
+    assert config.timeout is None
+    assert config.max_retries is None
+    assert config.ad_account_id is None
+    assert "r-token" not in repr(config)
+    assert "client-secret" not in repr(config)
+
+
+def test_json_env_connection_with_every_field(monkeypatch):
+    payload = {
+        "conn_type": "linkedin_capi",
+        "host": "http://127.0.0.1:8765/rest/",
+        "login": "cid",
+        "password": "secret",
+        "extra": {
+            "refresh_token": "rt",
+            "token_url": "http://127.0.0.1:8765/oauth/v2/accessToken",
+            "api_version": "202607",
+            "ad_account_id": "urn:li:sponsoredAccount:507404993",
+            "requests_per_minute": 120,
+            "timeout": 5,
+            "max_retries": 2,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LI_JSON", json.dumps(payload))
+    config = LinkedInCapiConnectionConfig.from_connection(Connection.get("li_json"))
+    assert config.base_url == "http://127.0.0.1:8765/rest"
+    assert config.token_url == "http://127.0.0.1:8765/oauth/v2/accessToken"
+    assert config.api_version == "202607"
+    assert config.ad_account_id == "507404993"
+    assert (config.requests_per_minute, config.timeout, config.max_retries) == (120, 5.0, 2)
+
+
+def test_uri_round_trip_keeps_every_field():
+    original = _conn(
+        {
+            "refresh_token": "r t/+=",
+            "requests_per_minute": "90",
+            "ad_account_id": "42",
+            "token_url": "http://127.0.0.1:1/oauth/v2/accessToken",
+        },
+        host="http://127.0.0.1:8765/rest",
+        password="s/e:c@ret",
+    )
+    round_tripped = Connection.from_uri(original.get_uri(), conn_id="li")
+    config = LinkedInCapiConnectionConfig.from_connection(round_tripped)
+    assert config == LinkedInCapiConnectionConfig.from_connection(original)
+    assert config.client_secret == "s/e:c@ret"
+    assert config.refresh_token == "r t/+="
+    assert config.requests_per_minute == 90
+
+
+def test_hand_written_uri_with_host_port_and_schema():
+    conn = Connection.from_uri(
+        "linkedin-capi://cid:sec@localhost:8765/rest?refresh_token=abc&requests_per_minute=30", conn_id="li"
+    )
+    config = LinkedInCapiConnectionConfig.from_connection(conn)
+    assert config.base_url == "https://localhost:8765/rest"
+    assert config.requests_per_minute == 30
+    assert config.refresh_token == "abc"
+
+
+def test_legacy_prefixed_extras_are_read_after_plain_ones():
+    config = LinkedInCapiConnectionConfig.from_connection(
+        _conn(
+            {
+                "extra__linkedin_capi__refresh_token": "legacy",
+                "extra__linkedin_capi__api_version": "202601",
+                "api_version": "202603",
+            }
+        )
+    )
+    assert config.refresh_token == "legacy"
+    assert config.api_version == "202603"
+
+
+def test_static_access_token_needs_no_client():
+    config = LinkedInCapiConnectionConfig.from_connection(
+        _conn({"access_token": "tok"}, login=None, password=None)
+    )
+    assert config.access_token == "tok"
+    assert not config.uses_refresh_token
+
+
+@pytest.mark.parametrize(
+    ("extra", "fields", "match"),
+    [
+        ({}, {}, "no credentials.*refresh_token.*access_token"),
+        ({"refresh_token": "r", "access_token": "a"}, {}, "not both"),
+        ({"refresh_token": "r"}, {"login": None}, r"Client ID \(login\)"),
+        ({"refresh_token": "r"}, {"login": None, "password": ""}, r"Client ID \(login\) and Client Secret"),
+        ({"access_token": "a", "api_version": "2026-08"}, {}, "api_version.*YYYYMM"),
+        ({"access_token": "a", "api_version": "202613"}, {}, "api_version"),
+        ({"access_token": "a", "ad_account_id": "urn:li:sponsoredCampaign:1"}, {}, "ad_account_id"),
+        ({"access_token": "a", "requests_per_minute": 0}, {}, "requests_per_minute"),
+        ({"access_token": "a", "requests_per_minute": "lots"}, {}, "requests_per_minute"),
+        ({"access_token": "a", "max_retries": -1}, {}, "max_retries"),
+    ],
+)
+def test_invalid_connections_name_the_field(extra, fields, match):
+    with pytest.raises(LinkedInCapiConfigError, match=match) as info:
+        LinkedInCapiConnectionConfig.from_connection(_conn(extra, **fields))
+    assert isinstance(info.value, ValueError)

@@ -1,0 +1,148 @@
+"""Tokens over real HTTP: refresh then use, static tokens, expiry mid-run, dead credentials, versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_linkedin_capi.exceptions import (
+    LinkedInCapiAuthError,
+    LinkedInCapiVersionError,
+)
+from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConfigError
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+
+
+def test_no_io_in_init_and_connection_read_lazily(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", raising=False)
+    hook = LinkedInCapiHook("no_such_connection_anywhere")  # nothing is read yet
+    assert hook.linkedin_capi_conn_id == "no_such_connection_anywhere"
+    with pytest.raises(Exception, match="no_such_connection_anywhere"):
+        _ = hook.config
+
+
+def test_refresh_then_use(hook, sandbox, rule, make_events):
+    result = hook.send_conversion_events(make_events(rule["id"], 3))
+    assert result.ok
+    assert result.accepted == 3
+    assert hook.list_conversion_rules() == [hook.get_conversion_rule(rule["id"])]
+    stats = sandbox.admin.stats()
+    assert stats["tokens_issued"] == 1  # one refresh, then reused for every call
+    assert hook.token_refreshes == 1
+    assert stats["events_total"] == 3
+
+
+def test_static_access_token(make_hook, sandbox, rule, make_events, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(auth="access_token"))
+    hook = make_hook()
+    assert hook.send_conversion_events(make_events(rule["id"], 2)).accepted == 2
+    assert sandbox.admin.stats()["tokens_issued"] == 0
+    assert hook.token_refreshes == 0
+
+
+def test_static_token_refused_names_the_access_token_field(make_hook, sandbox, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(auth="access_token"))
+    sandbox.admin.expire_tokens(include_static=True)
+    with pytest.raises(LinkedInCapiAuthError, match="'access_token'") as info:
+        make_hook().list_conversion_rules()
+    assert info.value.status == 401
+
+
+def test_token_expiring_mid_run_is_refreshed_once_and_nothing_is_lost(hook, sandbox, rule, make_events):
+    events = make_events(rule["id"], 30)
+    assert hook.send_conversion_events(events[:10]).accepted == 10
+    # The token dies on the second of the next requests: it is answered 401, not processed.
+    sandbox.admin.set_faults([{"kind": "expire_token", "after": 1, "every": 1, "limit": 1}])
+    assert hook.send_conversion_events(events[10:20]).accepted == 10
+    assert hook.send_conversion_events(events[20:]).accepted == 10
+    stats = sandbox.admin.stats()
+    assert stats["faults_injected"] == {"expire_token": 1}
+    assert stats["tokens_issued"] == 2  # the first token and exactly one refresh
+    assert stats["requests_by_status"]["401"] == 1
+    assert stats["events_total"] == 30
+    assert stats["duplicate_event_ids"] == 0
+
+
+def test_all_tokens_expired_between_calls(hook, sandbox, rule, make_events):
+    hook.get_conversion_rule(rule["id"])
+    sandbox.admin.expire_tokens()
+    assert hook.send_conversion_events(make_events(rule["id"], 5)).accepted == 5
+    assert sandbox.admin.stats()["tokens_issued"] == 2
+
+
+@pytest.mark.parametrize("style", ["invalid_request", "invalid_grant"])
+def test_dead_refresh_token_fails_fast_with_reauthorise_message(hook, sandbox, style):
+    sandbox.admin.configure(refresh_error_style=style)
+    sandbox.admin.revoke_refresh_token()
+    with pytest.raises(LinkedInCapiAuthError, match="re-authorise") as info:
+        hook.list_conversion_rules()
+    assert "'refresh_token'" in str(info.value)
+    assert info.value.status == 400
+    stats = sandbox.admin.stats()
+    assert stats["requests_by_status"] == {"400": 1}  # one token request, no retry, no API call
+
+
+def test_revoked_fresh_token_is_retried_once_then_refreshed_then_fails(hook, sandbox, rule):
+    hook.get_conversion_rule(rule["id"])
+    sandbox.admin.revoke_tokens()  # as on LinkedIn, this kills the refresh token too
+    with pytest.raises(LinkedInCapiAuthError, match="re-authorise"):
+        hook.get_conversion_rule(rule["id"])
+    # A just-minted token answered 401/65601 may not have propagated (contract 7.11): one short wait and
+    # retry, then one refresh, which LinkedIn refuses because the refresh token died with the access token.
+    stats = sandbox.admin.stats()
+    assert stats["requests_by_status"]["401"] == 2
+    assert stats["requests_by_status"]["400"] == 1
+
+
+def test_revoked_old_token_is_refreshed_without_waiting(hook, sandbox, rule):
+    hook.get_conversion_rule(rule["id"])
+    hook._token = type(hook._token)(hook._token.value, hook._token.expires_at, None, obtained_at=0.0)
+    sandbox.admin.revoke_tokens()
+    with pytest.raises(LinkedInCapiAuthError, match="re-authorise"):
+        hook.get_conversion_rule(rule["id"])
+    assert sandbox.admin.stats()["requests_by_status"]["401"] == 1
+
+
+def test_wrong_client_secret(make_hook, sandbox, monkeypatch):
+    conn = sandbox.connection()
+    conn["password"] = "not-the-secret"
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", json.dumps(conn))
+    with pytest.raises(LinkedInCapiAuthError):
+        make_hook().get_access_token()
+
+
+def test_sunset_version_fails_fast_naming_the_field(make_hook, sandbox):
+    hook = make_hook(api_version="202001")
+    with pytest.raises(LinkedInCapiVersionError) as info:
+        hook.list_conversion_rules()
+    message = str(info.value)
+    assert "202001" in message
+    assert "'api_version'" in message
+    assert info.value.status == 426
+    assert sandbox.admin.stats()["requests_by_status"]["426"] == 1  # never retried
+
+
+def test_version_from_connection_extra(make_hook, sandbox, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(api_version="202101"))
+    hook = make_hook()
+    assert hook.api_version == "202101"
+    with pytest.raises(LinkedInCapiVersionError, match="202101"):
+        hook.list_conversion_rules()
+
+
+def test_incomplete_connection_names_missing_fields(make_hook, sandbox, monkeypatch):
+    conn = sandbox.connection()
+    del conn["login"]
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", json.dumps(conn))
+    with pytest.raises(LinkedInCapiConfigError, match=r"Client ID \(login\)"):
+        make_hook().list_conversion_rules()
+
+
+def test_hook_rejects_malformed_arguments():
+    with pytest.raises(ValueError, match="api_version"):
+        LinkedInCapiHook(api_version="2026-08")
+    with pytest.raises(ValueError, match="max_retries"):
+        LinkedInCapiHook(max_retries=-1)
