@@ -1,0 +1,75 @@
+"""Send validated batches to LinkedIn (or pretend to, in a dry run) and keep the delivery counts.
+
+Only what LinkedIn accepted counts as sent. Elements LinkedIn refused (the hook has already resolved the
+whole-batch 422 by dropping the named elements and resending the rest) become ``rejected_by_linkedin``
+rows with LinkedIn's own message, so the rejects file explains them like any local rejection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
+from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
+from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejection_for_event
+
+if TYPE_CHECKING:
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+
+# "Index: 3, ERROR :: /conversionValue/amount :: field is required ..." -> "/conversionValue/amount"
+_ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
+
+
+class EventDelivery:
+    """Posts one batch at a time through the hook; counts events accepted, batches and the event-time span."""
+
+    def __init__(self, hook: LinkedInCapiHook | None, rejections: RejectionLog, *, dry_run: bool) -> None:
+        if hook is None and not dry_run:
+            raise ValueError("a LinkedInCapiHook is needed unless dry_run is set")
+        self.hook = hook
+        self.rejections = rejections
+        self.dry_run = dry_run
+        self.events_sent = 0
+        self.batches = 0
+        self.first_event_ms: int | None = None
+        self.last_event_ms: int | None = None
+
+    def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
+        """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``."""
+        if self.dry_run or self.hook is None:
+            refused: dict[int, str] = {}
+        else:
+            refused = self.hook.deliver_conversion_events(events).rejected
+        self.batches += 1
+        if refused:
+            record = self.rejections.record
+            for index, message in sorted(refused.items()):
+                record(rows[index], _linkedin_rejection(events[index], message))
+            stamps = [event["conversionHappenedAt"] for i, event in enumerate(events) if i not in refused]
+        else:
+            stamps = [event["conversionHappenedAt"] for event in events]
+        if not stamps:
+            return
+        self.events_sent += len(stamps)
+        low, high = min(stamps), max(stamps)
+        if self.first_event_ms is None or low < self.first_event_ms:
+            self.first_event_ms = low
+        if self.last_event_ms is None or high > self.last_event_ms:
+            self.last_event_ms = high
+
+    @property
+    def first_event_at(self) -> str | None:
+        return None if self.first_event_ms is None else format_epoch_ms(self.first_event_ms)
+
+    @property
+    def last_event_at(self) -> str | None:
+        return None if self.last_event_ms is None else format_epoch_ms(self.last_event_ms)
+
+
+def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
+    path = _ERROR_PATH.search(message)
+    return rejection_for_event(
+        event, RejectionCode.REJECTED_BY_LINKEDIN, path.group(1) if path else None, message
+    )

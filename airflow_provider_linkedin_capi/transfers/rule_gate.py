@@ -1,0 +1,87 @@
+"""Which conversion rules may receive events, asked of LinkedIn once per rule.
+
+An event for a rule that does not exist, belongs to another account, is disabled, or is not a
+``CONVERSIONS_API`` rule is refused or silently dropped by LinkedIn (contract §2.1.17, §3.1), and a whole
+batch can fail over one such element. So the operator's own rule is checked before a single row is read
+(a typo in ``conversion_rule_id`` fails fast), and each rule named in a per-row ``conversion`` column is
+read once, on first sight; rows naming an unusable rule become ``missing_conversion_rule`` rejections.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_linkedin_capi import urns
+from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
+from airflow_provider_linkedin_capi.transfers.rejects import rejection_for_event
+
+if TYPE_CHECKING:
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+
+CONVERSIONS_API = "CONVERSIONS_API"
+
+
+class ConversionRuleGate:
+    """Remembers, per rule URN, whether events may go to it (``admitted``) or why not (``refused``)."""
+
+    def __init__(self, hook: LinkedInCapiHook) -> None:
+        self.hook = hook
+        self.admitted: set[str] = set()
+        self.refused: dict[str, str] = {}
+
+    def require(self, rule: object) -> str:
+        """The URN of the operator's rule, or a task failure explaining why no row can go to it."""
+        try:
+            urn = urns.conversion_rule_urn(rule)
+        except ValueError as error:
+            raise AirflowFailException(f"conversion_rule_id: {error}") from None
+        reason = self._verdict(urn)
+        if reason is not None:
+            raise AirflowFailException(f"{reason}. Nothing was read or sent.")
+        return urn
+
+    def refusal(self, event: dict[str, Any]) -> Rejection | None:
+        """``None`` when the event's rule takes events, else the row's ``missing_conversion_rule`` rejection.
+
+        Called only for rules not yet in ``admitted``, so LinkedIn is asked once per distinct rule.
+        """
+        urn = event["conversion"]
+        reason = self._verdict(urn)
+        if reason is None:
+            return None
+        return rejection_for_event(event, RejectionCode.MISSING_CONVERSION_RULE, "conversion", reason)
+
+    def _verdict(self, urn: str) -> str | None:
+        if urn in self.admitted:
+            return None
+        if urn in self.refused:
+            return self.refused[urn]
+        reason = self._ask_linkedin(urn)
+        if reason is None:
+            self.admitted.add(urn)
+        else:
+            self.refused[urn] = reason
+        return reason
+
+    def _ask_linkedin(self, urn: str) -> str | None:
+        try:
+            rule_id = urns.conversion_rule_id(urn)
+        except ValueError:
+            return f"Conversion rule {urn!r} is not a numeric id or {urns.CONVERSION_PREFIX}<id>"
+        account = self.hook.ad_account_id
+        try:
+            rule = self.hook.get_conversion_rule(rule_id)
+        except LinkedInCapiNotFoundError:
+            return f"Conversion rule {rule_id} does not exist in ad account {account}"
+        method = rule.get("conversionMethod")
+        if method != CONVERSIONS_API:
+            return (
+                f"Conversion rule {rule_id} has conversionMethod {method!r}; only {CONVERSIONS_API} rules "
+                "take events sent through the Conversions API"
+            )
+        if rule.get("enabled") is False:
+            return f"Conversion rule {rule_id} is disabled; only enabled rules record conversions"
+        return None

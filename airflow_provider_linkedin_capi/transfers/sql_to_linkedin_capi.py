@@ -1,0 +1,315 @@
+"""``SqlToLinkedInCapiOperator``: one task runs a SQL query and delivers its rows to LinkedIn as conversions.
+
+The operator only wires Airflow to the layers below it: the query streams from any ``DbApiHook``
+(:mod:`.row_source`), rows become events or rejections in the pure layer
+(:mod:`airflow_provider_linkedin_capi.conversions`) inside a lean loop (:mod:`.pipeline`), batches go to
+LinkedIn through :class:`~airflow_provider_linkedin_capi.hooks.linkedin_capi.LinkedInCapiHook`
+(:mod:`.delivery`), rejected rows are explained in a rejects file (:mod:`.rejects`) and only a small
+summary of counts reaches XCom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
+import requests
+from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.sdk import BaseOperator
+
+from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
+from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline
+from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
+from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
+from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
+from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
+from airflow_provider_linkedin_capi.transfers.spool import EventSpool
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+MAX_BATCH_SIZE = 5000
+ON_INVALID_CHOICES = ("skip", "fail")
+
+
+class SqlToLinkedInCapiOperator(BaseOperator):
+    """
+    Run a SQL query and send every valid row to the LinkedIn Conversions API as a conversion event.
+
+    Each row follows the provider's column contract (``conversion``, ``conversionHappenedAt``, ``email``
+    or ``sha256_email``, ``li_fat_id``, names, ``currencyCode``/``amount`` ...; matched case-insensitively,
+    renamed with ``column_map``). Valid rows are sent in batches; invalid rows are skipped with a stable
+    rejection code, counted in the summary and, with ``rejects_path``, written to a JSON-lines file that
+    holds hashed identifiers only. Every event carries a deterministic ``eventId`` (the row's own, or one
+    derived from the rule and ``key_columns``), so a re-run of the same rows sends the same ids.
+
+    The task returns a small summary to XCom (``rows_read``, ``events_sent``, ``events_rejected``,
+    ``rejections`` by code, ``batches``, ``first_event_at``, ``last_event_at``, ``dry_run``,
+    ``rejects_path``) and never any row data. SQL and parameters are not logged.
+
+    :param sql: The query (or a path to a ``.sql`` file) whose result rows become conversions. (templated)
+    :param sql_conn_id: Connection of any SQL database with a ``DbApiHook`` (postgres, sqlite, mysql,
+        snowflake ...). PostgreSQL results stream through a server-side (named) cursor. (templated)
+    :param conversion_rule_id: Rule (numeric id or ``urn:lla:llaPartnerConversion:<id>``) for rows without a
+        ``conversion`` column value. It is read from LinkedIn before any row is: a missing, disabled or
+        non-``CONVERSIONS_API`` rule fails the task at once. Rules named per row are checked once each, and
+        rows naming an unusable rule are rejected as ``missing_conversion_rule``. (templated)
+    :param parameters: Query parameters, in the DB-API paramstyle of the driver. (templated)
+    :param hook_params: Extra keyword arguments for the SQL hook. ``log_sql`` is ``False`` unless set here
+        because statements and parameters can contain e-mail addresses. (templated)
+    :param column_map: ``{source column: contract column}`` renames, e.g. ``{"work_email": "email"}``.
+        (templated)
+    :param key_columns: Columns that identify a row, used to derive ``eventId`` when the query has no
+        ``eventId`` column. (templated)
+    :param batch_size: Events per request, 1 to 5,000 (LinkedIn's documented maximum).
+    :param timestamp_unit: How numbers in ``conversionHappenedAt`` are read: ``"auto"`` (by magnitude),
+        or forced ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``.
+    :param default_timezone: Zone for timestamps that carry none (IANA name, default ``UTC``).
+    :param max_event_age_days: Oldest event accepted, in days (LinkedIn refuses events older than 90 days).
+    :param event_age_safety_margin_hours: Hours taken off ``max_event_age_days`` so that an event near the
+        limit is not refused by LinkedIn while in flight.
+    :param on_invalid: ``"skip"`` (default) streams and skips invalid rows; ``"fail"`` validates every row
+        first (spooling events to a temporary file, so the query runs once and memory stays flat) and fails
+        the task on the first invalid row, before anything is sent.
+    :param max_rejected_fraction: After sending, fail the task if ``events_rejected / rows_read`` is
+        above this fraction (0 to 1). ``None`` never fails on rejections.
+    :param rejects_path: Local path or ``ObjectStoragePath`` URI (``s3://...``) of the JSON-lines rejects
+        file: ``row`` (1-based position in the query result), ``event_id``, ``code``, ``field``, ``message``,
+        ``sha256_email``. Without it rejections are only counted. (templated)
+    :param dry_run: Do everything (query, validation, rule checks, rejects file) except POSTing events;
+        ``events_sent`` then counts the events that would have been sent.
+    :param fetch_size: Rows fetched from the database at a time; defaults to ``batch_size``.
+    :param progress_interval_seconds: Seconds between progress lines in the task log on long runs.
+    :param batch_per_rule: Keep events for different conversion rules in separate batches. Whether LinkedIn
+        accepts one batch mixing rules is UNKNOWN (Rest.li treats elements independently, so probably yes);
+        turn this on if LinkedIn ever refuses mixed batches.
+    :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "sql",
+        "parameters",
+        "conversion_rule_id",
+        "rejects_path",
+        "sql_conn_id",
+        "linkedin_capi_conn_id",
+        "hook_params",
+        "column_map",
+        "key_columns",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers = {
+        "sql": "sql",
+        "parameters": "json",
+        "hook_params": "json",
+        "column_map": "json",
+    }
+    ui_color = "#0a66c2"
+
+    def __init__(
+        self,
+        *,
+        sql: str,
+        sql_conn_id: str,
+        conversion_rule_id: str | int | None = None,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        hook_params: dict[str, Any] | None = None,
+        column_map: dict[str, str] | None = None,
+        key_columns: Sequence[str] | None = None,
+        batch_size: int = MAX_BATCH_SIZE,
+        timestamp_unit: str = "auto",
+        default_timezone: str = "UTC",
+        max_event_age_days: float = 90.0,
+        event_age_safety_margin_hours: float = 12.0,
+        on_invalid: str = "skip",
+        max_rejected_fraction: float | None = None,
+        rejects_path: str | None = None,
+        dry_run: bool = False,
+        fetch_size: int | None = None,
+        progress_interval_seconds: float = 10.0,
+        batch_per_rule: bool = False,
+        linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sql = sql
+        self.sql_conn_id = sql_conn_id
+        self.conversion_rule_id = conversion_rule_id
+        self.parameters = parameters
+        self.hook_params = hook_params
+        self.column_map = column_map
+        self.key_columns = key_columns
+        self.batch_size = batch_size
+        self.timestamp_unit = timestamp_unit
+        self.default_timezone = default_timezone
+        self.max_event_age_days = max_event_age_days
+        self.event_age_safety_margin_hours = event_age_safety_margin_hours
+        self.on_invalid = on_invalid
+        self.max_rejected_fraction = max_rejected_fraction
+        self.rejects_path = rejects_path
+        self.dry_run = dry_run
+        self.fetch_size = fetch_size
+        self.progress_interval_seconds = progress_interval_seconds
+        self.batch_per_rule = batch_per_rule
+        self.linkedin_capi_conn_id = linkedin_capi_conn_id
+        self._check_arguments()
+
+    def _check_arguments(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise TypeError(f"batch_size must be an int, got {self.batch_size!r}")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
+        if self.on_invalid not in ON_INVALID_CHOICES:
+            raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
+        if self.max_rejected_fraction is not None and not 0.0 <= self.max_rejected_fraction <= 1.0:
+            raise ValueError(
+                f"max_rejected_fraction must be between 0 and 1, got {self.max_rejected_fraction}"
+            )
+        if self.fetch_size is not None and self.fetch_size < 1:
+            raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
+        if self.progress_interval_seconds <= 0:
+            raise ValueError(
+                f"progress_interval_seconds must be positive, got {self.progress_interval_seconds}"
+            )
+        # The settings that are not templated are checked now, so a typo fails at DAG parse time.
+        ConversionSettings(
+            timestamp_unit=self.timestamp_unit,
+            default_timezone=self.default_timezone,
+            max_event_age_days=self.max_event_age_days,
+            event_age_safety_margin_hours=self.event_age_safety_margin_hours,
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self._conversion_settings()
+        capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
+        try:
+            rules = ConversionRuleGate(capi_hook)
+            if self.conversion_rule_id not in (None, ""):
+                rules.require(self.conversion_rule_id)
+            source = get_db_hook(self.sql_conn_id, self.hook_params)
+            rejects_path = str(self.rejects_path) if self.rejects_path else None
+            progress = ProgressReporter(
+                self.log, self.progress_interval_seconds, verb="would be sent" if self.dry_run else "sent"
+            )
+            with RejectionLog(rejects_path) as rejections:
+                delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run)
+                pipeline = self._push(source, settings, rules, rejections, delivery, progress)
+        finally:
+            capi_hook.close()
+        summary = self._summary(pipeline.rows_read, delivery, rejections, rejects_path)
+        progress.report_final(
+            summary["rows_read"], summary["events_sent"], summary["events_rejected"], summary["rejections"]
+        )
+        self._check_rejected_fraction(summary)
+        return summary
+
+    def _push(
+        self,
+        source: Any,
+        settings: ConversionSettings,
+        rules: ConversionRuleGate,
+        rejections: RejectionLog,
+        delivery: EventDelivery,
+        progress: ProgressReporter,
+    ) -> RowPipeline:
+        """Validate every row and deliver the events; returns the pipeline, whose counts the summary uses."""
+        validate_first = self.on_invalid == "fail"
+        pipeline = RowPipeline(
+            rules,
+            rejections,
+            progress,
+            batch_size=self.batch_size,
+            batch_per_rule=self.batch_per_rule,
+            stop_on_invalid=validate_first,
+            count_sent=lambda: delivery.events_sent,
+        )
+        try:
+            with EventSpool() if validate_first else nullcontext() as spool:
+                with open_row_stream(
+                    source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
+                ) as stream:
+                    builder = self._event_builder(stream.columns, settings)
+                    pipeline.run(builder, stream.chunks(), spool.write if spool else delivery.deliver)
+                if spool is not None:
+                    self.log.info("All %d rows are valid; sending them", pipeline.rows_read)
+                    for events, rows in spool.batches(self.batch_size):
+                        delivery.deliver(events, rows)
+                        progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
+        except (LinkedInCapiError, requests.RequestException) as exc:
+            raise _interrupted(exc, delivery, rejections, pipeline.rows_read) from exc
+        return pipeline
+
+    def _event_builder(self, columns: list[str], settings: ConversionSettings) -> EventBuilder:
+        try:
+            builder = EventBuilder(columns, settings)
+        except ValueError as error:
+            raise AirflowFailException(f"The query cannot become conversions: {error}") from None
+        if builder.ignored_columns:
+            self.log.info(
+                "Ignoring %d column(s) outside the conversion column contract: %s",
+                len(builder.ignored_columns),
+                ", ".join(builder.ignored_columns),
+            )
+        return builder
+
+    def _conversion_settings(self) -> ConversionSettings:
+        """The settings with the templated fields rendered; a mistake in them fails without retries."""
+        try:
+            return ConversionSettings(
+                conversion_rule_id=self.conversion_rule_id
+                if self.conversion_rule_id not in (None, "")
+                else None,
+                column_map=dict(self.column_map) if self.column_map else None,
+                key_columns=list(self.key_columns) if self.key_columns else None,
+                timestamp_unit=self.timestamp_unit,
+                default_timezone=self.default_timezone,
+                max_event_age_days=self.max_event_age_days,
+                event_age_safety_margin_hours=self.event_age_safety_margin_hours,
+            )
+        except (TypeError, ValueError) as error:
+            raise AirflowFailException(str(error)) from None
+
+    def _summary(
+        self, rows_read: int, delivery: EventDelivery, rejections: RejectionLog, rejects_path: str | None
+    ) -> dict[str, Any]:
+        return {
+            "rows_read": rows_read,
+            "events_sent": delivery.events_sent,
+            "events_rejected": rejections.total,
+            "rejections": dict(sorted(rejections.counts.items())),
+            "batches": delivery.batches,
+            "first_event_at": delivery.first_event_at,
+            "last_event_at": delivery.last_event_at,
+            "dry_run": bool(self.dry_run),
+            "rejects_path": rejects_path,
+        }
+
+    def _check_rejected_fraction(self, summary: dict[str, Any]) -> None:
+        if self.max_rejected_fraction is None or not summary["rows_read"]:
+            return
+        fraction = summary["events_rejected"] / summary["rows_read"]
+        if fraction > self.max_rejected_fraction:
+            raise AirflowFailException(
+                f"{fraction:.2%} of the rows were rejected, above max_rejected_fraction="
+                f"{self.max_rejected_fraction:g}. The valid events were sent. Summary: {summary}"
+            )
+
+
+def _interrupted(
+    exc: Exception, delivery: EventDelivery, rejections: RejectionLog, rows_read: int
+) -> LinkedInCapiError:
+    """The same kind of error, now saying what was and was not delivered before LinkedIn failed."""
+    not_delivered = rows_read - delivery.events_sent
+    message = (
+        f"LinkedIn failed after {delivery.events_sent} events were delivered in {delivery.batches} "
+        f"batches: {exc}. {rows_read} rows were read; {not_delivered} of them were not delivered "
+        f"({rejections.total} rejected, the rest not sent or not accepted, and not counted as sent). "
+        "Re-running the task is safe: eventIds are deterministic, so the same rows carry the same eventIds."
+    )
+    if isinstance(exc, LinkedInCapiError):
+        return type(exc)(message, status=exc.status, code=exc.code)
+    return LinkedInCapiError(message)

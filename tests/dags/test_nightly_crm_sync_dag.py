@@ -1,0 +1,101 @@
+"""Run the nightly CRM sync with ``dag.test()`` against the sandbox and check what LinkedIn received."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
+
+pytestmark = [pytest.mark.dag, pytest.mark.timeout(300)]
+
+DAG_ID = "linkedin_capi_nightly_crm_sync"
+CAMPAIGNS = ["620000001", "620000002"]
+
+
+def _run(dag, logical_date, conf):
+    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    return dag_run
+
+
+@pytest.fixture
+def nightly(load_dag):
+    return load_dag(DAG_ID)
+
+
+def test_nightly_sync_sends_every_valid_row_of_the_interval_once(
+    sandbox, crm_factory, nightly, metadata_db, today, tmp_path
+):
+    yesterday = today - timedelta(days=1)
+    crm = crm_factory({yesterday - timedelta(days=1): 150, yesterday: 600, today: 50})
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, CAMPAIGNS)
+    conf = {
+        "campaign_ids": CAMPAIGNS,
+        "rejects_dir": str(tmp_path / "rejects"),
+        "conversion_rule_name": "nightly test rule",
+    }
+
+    dag_run = _run(nightly, today, conf)
+
+    assert dag_run.state == "success"
+    states = metadata_db.task_states(DAG_ID, dag_run.run_id)
+    assert set(states.values()) == {"success"}, states
+    day = yesterday.date().isoformat()
+
+    # LinkedIn got exactly the valid rows recorded inside the data interval, once each, for the one rule.
+    rule = metadata_db.xcom(DAG_ID, dag_run.run_id, "create_conversion_rule")
+    events = sandbox.admin.events()
+    assert len(events) == crm.valid_rows(day)
+    assert {event["conversion"] for event in events} == {rule["rule_urn"]}
+    assert len({event["eventId"] for event in events}) == len(events)
+
+    summary = metadata_db.xcom(DAG_ID, dag_run.run_id, "push_conversions")
+    assert summary["rows_read"] == crm.rows_on(day)
+    assert summary["events_sent"] == crm.valid_rows(day)
+    assert summary["events_rejected"] == crm.dirty_rows(day)
+    assert sum(summary["rejections"].values()) == crm.dirty_rows(day)
+    assert {"too_old", "in_future", "invalid_currency"} <= set(summary["rejections"])
+
+    # The campaigns were linked before anything was pushed.
+    linked = metadata_db.xcom(DAG_ID, dag_run.run_id, "associate_campaigns")
+    assert sorted(linked["added"]) == sorted(f"urn:li:sponsoredCampaign:{c}" for c in CAMPAIGNS)
+
+    # Rejects sit beside the run (per DAG and run id) and hold no raw e-mail address.
+    rejects = Path(summary["rejects_path"])
+    assert rejects.is_relative_to(tmp_path / "rejects" / DAG_ID)
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert len(lines) == crm.dirty_rows(day)
+    text = rejects.read_text().lower()
+    with sqlite3.connect(crm.path) as db:
+        emails = [row[0] for row in db.execute("SELECT email FROM crm_conversions WHERE email LIKE '%@%.%'")]
+    assert emails
+    assert not any(email.strip().lower() in text for email in emails)
+
+    check = metadata_db.xcom(DAG_ID, dag_run.run_id, "check_rejections")
+    assert check["rows_read"] == crm.rows_on(day)
+
+
+def test_check_task_fails_the_run_when_too_many_rows_are_rejected(
+    sandbox, crm_factory, nightly, metadata_db, today, tmp_path
+):
+    yesterday = today - timedelta(days=1)
+    crm = crm_factory({yesterday: 200}, dirty_fraction=0.4)
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, CAMPAIGNS)
+    conf = {
+        "campaign_ids": CAMPAIGNS,
+        "rejects_dir": str(tmp_path / "rejects"),
+        "max_rejected_fraction": 0.1,
+    }
+
+    dag_run = _run(nightly, today, conf)
+
+    assert dag_run.state == "failed"
+    states = metadata_db.task_states(DAG_ID, dag_run.run_id)
+    assert states[("push_conversions", -1)] == "success"
+    assert states[("check_rejections", -1)] == "failed"
+    # The valid rows still went: the check judges the run, it does not hold data back.
+    assert len(sandbox.admin.events()) == crm.valid_rows(yesterday.date().isoformat())
