@@ -70,13 +70,17 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         or forced ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``.
     :param default_timezone: Zone for timestamps that carry none (IANA name, default ``UTC``).
     :param max_event_age_days: Oldest event accepted, in days (LinkedIn refuses events older than 90 days).
+        (templated)
     :param event_age_safety_margin_hours: Hours taken off ``max_event_age_days`` so that an event near the
-        limit is not refused by LinkedIn while in flight.
+        limit is not refused by LinkedIn while in flight. (templated)
+    :param max_future_skew_seconds: How far in the future a timestamp may be (clock skew between the source
+        and LinkedIn) before the row is rejected as ``in_future``. (templated)
     :param on_invalid: ``"skip"`` (default) streams and skips invalid rows; ``"fail"`` validates every row
         first (spooling events to a temporary file, so the query runs once and memory stays flat) and fails
         the task on the first invalid row, before anything is sent.
     :param max_rejected_fraction: After sending, fail the task if ``events_rejected / rows_read`` is
-        above this fraction (0 to 1). ``None`` never fails on rejections.
+        above this fraction (0 to 1). ``None`` never fails on rejections. (templated, so a DAG param can
+        set it)
     :param rejects_path: Local path or ``ObjectStoragePath`` URI (``s3://...``) of the JSON-lines rejects
         file: ``row`` (1-based position in the query result), ``event_id``, ``code``, ``field``, ``message``,
         ``sha256_email``. Without it rejections are only counted. (templated)
@@ -100,6 +104,12 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "hook_params",
         "column_map",
         "key_columns",
+        "timestamp_unit",
+        "default_timezone",
+        "max_event_age_days",
+        "event_age_safety_margin_hours",
+        "max_future_skew_seconds",
+        "max_rejected_fraction",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {
@@ -125,6 +135,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         default_timezone: str = "UTC",
         max_event_age_days: float = 90.0,
         event_age_safety_margin_hours: float = 12.0,
+        max_future_skew_seconds: float = 300.0,
         on_invalid: str = "skip",
         max_rejected_fraction: float | None = None,
         rejects_path: str | None = None,
@@ -148,6 +159,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.default_timezone = default_timezone
         self.max_event_age_days = max_event_age_days
         self.event_age_safety_margin_hours = event_age_safety_margin_hours
+        self.max_future_skew_seconds = max_future_skew_seconds
         self.on_invalid = on_invalid
         self.max_rejected_fraction = max_rejected_fraction
         self.rejects_path = rejects_path
@@ -165,23 +177,19 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
         if self.on_invalid not in ON_INVALID_CHOICES:
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
-        if self.max_rejected_fraction is not None and not 0.0 <= self.max_rejected_fraction <= 1.0:
-            raise ValueError(
-                f"max_rejected_fraction must be between 0 and 1, got {self.max_rejected_fraction}"
-            )
+        if not _is_template(self.max_rejected_fraction):
+            _rejected_fraction_limit(self.max_rejected_fraction)
         if self.fetch_size is not None and self.fetch_size < 1:
             raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
         if self.progress_interval_seconds <= 0:
             raise ValueError(
                 f"progress_interval_seconds must be positive, got {self.progress_interval_seconds}"
             )
-        # The settings that are not templated are checked now, so a typo fails at DAG parse time.
-        ConversionSettings(
-            timestamp_unit=self.timestamp_unit,
-            default_timezone=self.default_timezone,
-            max_event_age_days=self.max_event_age_days,
-            event_age_safety_margin_hours=self.event_age_safety_margin_hours,
-        )
+        # Settings given as literals (not Jinja) are checked now, so a typo fails at DAG parse time.
+        literal_settings = {
+            name: getattr(self, name) for name in _SETTING_FIELDS if not _is_template(getattr(self, name))
+        }
+        ConversionSettings(**_numeric_settings(literal_settings))
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
@@ -265,10 +273,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 else None,
                 column_map=dict(self.column_map) if self.column_map else None,
                 key_columns=list(self.key_columns) if self.key_columns else None,
-                timestamp_unit=self.timestamp_unit,
-                default_timezone=self.default_timezone,
-                max_event_age_days=self.max_event_age_days,
-                event_age_safety_margin_hours=self.event_age_safety_margin_hours,
+                **_numeric_settings({name: getattr(self, name) for name in _SETTING_FIELDS}),
             )
         except (TypeError, ValueError) as error:
             raise AirflowFailException(str(error)) from None
@@ -289,14 +294,55 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         }
 
     def _check_rejected_fraction(self, summary: dict[str, Any]) -> None:
-        if self.max_rejected_fraction is None or not summary["rows_read"]:
+        try:
+            limit = _rejected_fraction_limit(self.max_rejected_fraction)
+        except ValueError as error:
+            raise AirflowFailException(f"{error}. The valid events were sent. Summary: {summary}") from None
+        if limit is None or not summary["rows_read"]:
             return
         fraction = summary["events_rejected"] / summary["rows_read"]
-        if fraction > self.max_rejected_fraction:
+        if fraction > limit:
             raise AirflowFailException(
                 f"{fraction:.2%} of the rows were rejected, above max_rejected_fraction="
-                f"{self.max_rejected_fraction:g}. The valid events were sent. Summary: {summary}"
+                f"{limit:g}. The valid events were sent. Summary: {summary}"
             )
+
+
+# Operator arguments passed straight to ConversionSettings; all templated, so numbers may arrive as text.
+_SETTING_FIELDS = (
+    "timestamp_unit",
+    "default_timezone",
+    "max_event_age_days",
+    "event_age_safety_margin_hours",
+    "max_future_skew_seconds",
+)
+_NUMERIC_SETTINGS = frozenset(
+    {"max_event_age_days", "event_age_safety_margin_hours", "max_future_skew_seconds"}
+)
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+def _numeric_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Rendered templates are strings unless the DAG renders native objects; read the numbers back."""
+    return {
+        name: float(value) if name in _NUMERIC_SETTINGS and isinstance(value, str) else value
+        for name, value in settings.items()
+    }
+
+
+def _rejected_fraction_limit(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
+        return None
+    try:
+        limit = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"max_rejected_fraction must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= limit <= 1.0:
+        raise ValueError(f"max_rejected_fraction must be between 0 and 1, got {value!r}")
+    return limit
 
 
 def _interrupted(

@@ -374,3 +374,39 @@ def test_each_rule_is_read_from_linkedin_once(
     once = sorted(str(rule_ids[role]) for role in ("main", "second", "insight", "missing"))
     assert sorted(asked) == sorted(once * 2)
     assert sum(1 for row in crm_rows if row.rule == "second") >= 2
+
+
+def test_rejection_limit_and_event_window_can_come_from_dag_params(
+    linkedin, sqlite_crm, crm_rows, rule_ids, tmp_path
+):
+    """A nightly DAG sets these from params: rendered as text, they must still act as numbers."""
+    from airflow.sdk import DAG
+
+    with DAG("templated_limits", schedule=None):
+        op = make_operator(
+            rule_ids,
+            max_rejected_fraction="{{ params.max_rejected_fraction }}",
+            max_event_age_days="{{ params.max_event_age_days }}",
+            event_age_safety_margin_hours="{{ params.margin_hours }}",
+            max_future_skew_seconds="{{ params.skew_seconds }}",
+            params={"max_rejected_fraction": 0.1, "max_event_age_days": 90, "margin_hours": 12,
+                    "skew_seconds": 300},
+        )
+    context = {"params": {"max_rejected_fraction": 0.1, "max_event_age_days": 90, "margin_hours": 12,
+                          "skew_seconds": 300}}
+    op.render_template_fields(context)
+    assert op.max_rejected_fraction == "0.1"
+
+    with pytest.raises(AirflowFailException, match=r"above max_rejected_fraction=0\.1"):
+        op.execute(context=context)
+    assert_delivered_exactly(linkedin, valid(crm_rows), rule_ids)
+
+
+def test_a_limit_that_renders_to_no_number_fails_clearly(linkedin, sqlite_crm, rule_ids):
+    with pytest.raises(ValueError, match="max_rejected_fraction must be a number"):
+        make_operator(rule_ids, max_rejected_fraction="a lot")  # a literal is checked at parse time
+
+    op = make_operator(rule_ids, max_rejected_fraction="{{ params.limit }}", params={"limit": "a lot"})
+    op.render_template_fields({"params": {"limit": "a lot"}})
+    with pytest.raises(AirflowFailException, match="max_rejected_fraction must be a number"):
+        op.execute(context={})

@@ -1,0 +1,110 @@
+"""``eventId``: the row's own id, or one derived so that re-running the same data sends the same ids.
+
+Retries, a killed worker re-running its task, or a backfill over an overlapping interval all send rows
+again. LinkedIn deduplicates by ``eventId`` (against the Insight Tag for sure, contract §2.4), so every
+event carries one, and a derived id depends only on the data, never on time of sending or row order.
+
+Derived ids are the lower-hex SHA-256 (64 characters, LinkedIn's maximum) of a compact JSON array,
+serialised by orjson (UTF-8, no whitespace), whose first element ``"v1"`` versions the recipe:
+
+- with ``key_columns``: ``["v1", conversion URN, key value, ...]``, each key value as text (see
+  :func:`key_text`; NULL as ``null``). Only the rule and the keys count, so correcting a name or an
+  amount in the CRM and re-sending keeps the id. If every key is NULL, the row has no key and the
+  content recipe below is used instead, so keyless rows do not all share one id.
+- otherwise: ``["v1", conversion URN, conversionHappenedAt, user, conversionValue or null]`` with
+  ``user`` and ``conversionValue`` exactly as sent (hashed e-mail, normalised ids, names). Two rows that
+  agree on all of these are the same conversion as far as LinkedIn can tell, and get the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from airflow_provider_linkedin_capi.conversions.rejections import RejectionCode, RowRejected
+from airflow_provider_linkedin_capi.conversions.values import NotText, is_bool, to_text
+
+FIELD = "eventId"
+MAX_EVENT_ID_LENGTH = 64
+RECIPE_VERSION = "v1"
+
+
+def row_event_id(value: Any) -> str:
+    """The row's own eventId, trimmed; ``""`` when absent (then one is derived).
+
+    Numbers read as text (``42.0`` -> ``"42"``). Longer than 64 characters, or not text at all (a date,
+    a list): ``invalid_event_id``, because truncating or rewriting would break deduplication.
+    """
+    try:
+        text = to_text(value)
+    except NotText:
+        raise RowRejected(
+            RejectionCode.INVALID_EVENT_ID,
+            FIELD,
+            f"{FIELD} holds a {type(value).__name__} that cannot be read as text",
+        ) from None
+    if len(text) > MAX_EVENT_ID_LENGTH:
+        raise too_long()
+    return text
+
+
+def too_long() -> RowRejected:
+    return RowRejected(
+        RejectionCode.INVALID_EVENT_ID,
+        FIELD,
+        f"{FIELD} is longer than LinkedIn's {MAX_EVENT_ID_LENGTH} characters",
+    )
+
+
+def key_text(value: Any) -> str | None:
+    """A key value in a form that does not depend on the driver: ``42``, ``42.0`` and ``"42"`` agree.
+
+    Text is trimmed but keeps its case; timezone-aware datetimes are written in UTC, naive ones as they
+    are; NULL and empty text are ``None``.
+    """
+    try:
+        text = to_text(value)
+    except NotText:
+        text = _non_text_key(value)
+    return text or None
+
+
+def _non_text_key(value: Any) -> str:
+    if is_bool(value):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        try:
+            if value.utcoffset() is not None:
+                value = value.astimezone(UTC)
+            return value.isoformat()
+        except (OverflowError, ValueError):
+            return value.replace(tzinfo=None).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return repr(value)
+    except Exception:  # a value whose repr fails still needs a stable, if coarse, key
+        return type(value).__name__
+
+
+def key_event_id(rule_urn: str, key_values: Sequence[Any]) -> str | None:
+    """The id from the rule and the key columns' values; ``None`` when every key is NULL."""
+    texts = [
+        (value.strip() or None) if value.__class__ is str and value.isascii() else key_text(value)
+        for value in key_values
+    ]
+    if texts.count(None) == len(texts):
+        return None
+    return hashlib.sha256(orjson.dumps([RECIPE_VERSION, rule_urn, *texts])).hexdigest()
+
+
+def content_event_id(
+    rule_urn: str, happened_at: int, user: dict[str, Any], conversion_value: dict[str, str] | None
+) -> str:
+    """The id from everything LinkedIn sees of the event (see the module docstring)."""
+    material = orjson.dumps((RECIPE_VERSION, rule_urn, happened_at, user, conversion_value))
+    return hashlib.sha256(material).hexdigest()

@@ -1,0 +1,219 @@
+"""Member identifiers, normalised the way LinkedIn matches them.
+
+LinkedIn accepts any string as an ``idValue`` and silently matches nothing when it is malformed or not
+normalised (contract §2.1.11, gotcha 13), so every identifier is checked here and a malformed one
+rejects the row with its own code instead of being sent to match nobody. A user who wants such rows
+sent without the bad identifier says so in SQL (``NULLIF``/``CASE``), where the choice is visible.
+
+Only the unusual paths live in functions here; the builder inlines the common string cases.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import json
+import re
+import uuid
+from typing import Any
+
+from airflow_provider_linkedin_capi.conversions.rejections import RejectionCode, RowRejected
+from airflow_provider_linkedin_capi.conversions.values import NotText, ensure_utf8, to_text
+from airflow_provider_linkedin_capi.urns import LEAD_PREFIX
+
+#: The e-mail check, deliberately simple (RFC 5322 is not the point; catching wrong columns is):
+#: one "@", a non-empty local part, a domain of at least two non-empty dot-separated labels, and no
+#: whitespace or control characters anywhere.
+EMAIL_SHAPE = re.compile(r"[^@\s\x00-\x1f\x7f]++@[^@\s\x00-\x1f\x7f.]++(?:\.[^@\s\x00-\x1f\x7f.]++)++")
+# The same check for ASCII text, spelled as explicit ranges (printable, no space, no "@"; labels also no
+# "."), which the regex engine runs several times faster than Unicode classes: it is the common case.
+_ASCII_EMAIL_SHAPE = re.compile(
+    r"[\x21-\x3f\x41-\x7e]++@[\x21-\x2d\x2f-\x3f\x41-\x7e]++(?:\.[\x21-\x2d\x2f-\x3f\x41-\x7e]++)++"
+)
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_INVALID_EMAIL_MESSAGE = (
+    "email is not an e-mail address (expected one @, a non-empty local part, a dotted domain, no spaces)"
+)
+
+
+def text_or_reject(value: Any, code: RejectionCode, field: str) -> str:
+    """:func:`to_text`, with "cannot be text" turned into a rejection of the row with ``code``."""
+    try:
+        return to_text(value)
+    except NotText:
+        raise RowRejected(
+            code, field, f"{field} holds a {type(value).__name__} that cannot be read as text"
+        ) from None
+
+
+def email_sha256(text: str) -> str:
+    """SHA-256 (lower hex) of a trimmed e-mail, lower-cased first as LinkedIn's own clients do.
+
+    A value that already is 64 hex characters is taken as a hash and passed through lower-cased, like
+    LinkedIn's GTM template does, so a column that mixes raw and hashed addresses still works.
+    """
+    lowered = text.lower()
+    if lowered.isascii():
+        if _ASCII_EMAIL_SHAPE.fullmatch(lowered) is not None:
+            return hashlib.sha256(lowered.encode()).hexdigest()
+        if len(lowered) == 64 and _SHA256_HEX.fullmatch(lowered):
+            return lowered
+    elif EMAIL_SHAPE.fullmatch(lowered) is not None:
+        try:
+            return hashlib.sha256(ensure_utf8(lowered).encode()).hexdigest()
+        except NotText:
+            pass
+    raise RowRejected(RejectionCode.INVALID_EMAIL, "email", _INVALID_EMAIL_MESSAGE)
+
+
+def checked_sha256(text: str) -> str:
+    """An already-hashed e-mail: 64 hex characters, sent lower-cased; anything else is ``invalid_hash``."""
+    lowered = text.lower()
+    if len(lowered) != 64 or not _SHA256_HEX.fullmatch(lowered):
+        raise RowRejected(
+            RejectionCode.INVALID_HASH,
+            "sha256_email",
+            "sha256_email is not a SHA-256 hex digest (64 hex characters)",
+        )
+    return lowered
+
+
+def plain_text_id(field: str) -> Any:
+    """Reader for identifiers LinkedIn takes as opaque text (li_fat_id, Acxiom, Oracle Moat): trimmed."""
+
+    def read(value: Any) -> str:
+        if value.__class__ is str:
+            text = value.strip()
+            return text if text.isascii() else text_or_reject(text, RejectionCode.NO_IDENTIFIER, field)
+        return text_or_reject(value, RejectionCode.NO_IDENTIFIER, field)
+
+    return read
+
+
+def ipv4_address(value: Any) -> str:
+    """A dotted-quad IPv4 address (LinkedIn's ``PLAINTEXT_IP_ADDRESS`` takes IPv4 only, contract §2.1.8).
+
+    IPv4-mapped IPv6 (``::ffff:192.0.2.1``) is unwrapped; any other IPv6 address is ``invalid_ip``.
+    """
+    if isinstance(value, ipaddress.IPv4Interface):  # PostgreSQL inet with a mask; a subclass of IPv4Address
+        return str(value.ip)
+    if isinstance(value, ipaddress.IPv4Address):
+        return str(value)
+    text = text_or_reject(value, RejectionCode.INVALID_IP, "ip_address")
+    if not text:
+        return ""
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        pass
+    try:
+        mapped = ipaddress.IPv6Address(text).ipv4_mapped
+    except ValueError:
+        mapped = None
+    if mapped is None:
+        raise RowRejected(
+            RejectionCode.INVALID_IP,
+            "ip_address",
+            "ip_address is not an IPv4 address (LinkedIn takes IPv4 only)",
+        )
+    return str(mapped)
+
+
+def google_aid(value: Any) -> str:
+    """An Android advertising id, as a canonical lower-case UUID; ``""`` for the all-zero id.
+
+    Android reports the all-zero id when the member opted out of ad personalisation; it identifies
+    nobody, so it counts as absent rather than as an error. Any form :class:`uuid.UUID` reads is
+    accepted (with or without hyphens, braces or ``urn:uuid:``).
+    """
+    if isinstance(value, uuid.UUID):
+        parsed = value
+    else:
+        text = text_or_reject(value, RejectionCode.INVALID_GOOGLE_AID, "google_aid")
+        if not text:
+            return ""
+        try:
+            parsed = uuid.UUID(text)
+        except ValueError:
+            raise RowRejected(
+                RejectionCode.INVALID_GOOGLE_AID, "google_aid", "google_aid is not a UUID"
+            ) from None
+    return str(parsed) if parsed.int else ""
+
+
+def lead_urn(value: Any) -> str:
+    """``urn:li:leadGenFormResponse:<id>`` from that URN or a bare id; ``""`` when there is none.
+
+    A value that is some other URN (``urn:li:...``) or contains whitespace is not a lead-form response
+    and counts as absent; if nothing else identifies the row, the ``no_identifier`` message says so.
+    """
+    text = text_or_reject(value, RejectionCode.NO_IDENTIFIER, "lead")
+    if text.startswith(LEAD_PREFIX):
+        text = text[len(LEAD_PREFIX) :].strip()
+    elif text[:4].lower() == "urn:":
+        return ""
+    if not text or len(text.split()) != 1:
+        return ""
+    return LEAD_PREFIX + text
+
+
+def first_external_id(value: Any) -> str:
+    """The one ``externalIds`` value LinkedIn uses (contract §2.1.14: only the first is read).
+
+    Accepts a scalar, a list or tuple (PostgreSQL arrays arrive as lists), a numpy array, or a string
+    holding a JSON array (``'["crm-42"]'``, as JSON columns and pandas exports spell lists). The first
+    non-empty element wins; a string that merely looks like a JSON array but does not parse is used
+    as a scalar.
+    """
+    if value.__class__ is str:
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, list):
+                return _first_element(parsed)
+        return text if text.isascii() else text_or_reject(text, RejectionCode.NO_IDENTIFIER, "externalIds")
+    if isinstance(value, (list, tuple)):
+        return _first_element(value)
+    if type(value).__name__ == "ndarray":
+        return _first_element(value.tolist())
+    return text_or_reject(value, RejectionCode.NO_IDENTIFIER, "externalIds")
+
+
+def _first_element(values: list[Any] | tuple[Any, ...]) -> str:
+    for element in values:
+        if isinstance(element, (list, tuple, dict)):
+            raise RowRejected(
+                RejectionCode.NO_IDENTIFIER, "externalIds", "externalIds holds a nested list or object"
+            )
+        text = text_or_reject(element, RejectionCode.NO_IDENTIFIER, "externalIds")
+        if text:
+            return text
+    return ""
+
+
+@functools.cache
+def _country_codes() -> dict[str, str]:
+    import pycountry
+
+    codes: dict[str, str] = {}
+    for country in pycountry.countries:
+        codes[country.alpha_2] = country.alpha_2
+        codes[country.alpha_3] = country.alpha_2
+    return codes
+
+
+def country_code(value: Any) -> str:
+    """ISO 3166-1 alpha-2, upper-case; alpha-3 codes (``FRA``) are converted, as they are unambiguous."""
+    text = text_or_reject(value, RejectionCode.INVALID_COUNTRY_CODE, "countryCode")
+    if not text:
+        return ""
+    code = _country_codes().get(text.upper())
+    if code is None:
+        raise RowRejected(
+            RejectionCode.INVALID_COUNTRY_CODE, "countryCode", "countryCode is not an ISO 3166-1 country code"
+        )
+    return code
