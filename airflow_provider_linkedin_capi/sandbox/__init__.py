@@ -1,0 +1,47 @@
+"""A faithful local LinkedIn Conversions API, for the demo, the test suite and users' own CI.
+
+Run it with ``python -m airflow_provider_linkedin_capi.sandbox --port 8765``; drive it from tests with
+:class:`airflow_provider_linkedin_capi.sandbox.testing.SandboxProcess`. The behaviour follows the
+project's wire contract (``linkedin-capi-contract.md`` §8). Where LinkedIn's behaviour is UNKNOWN or only
+THIRD-PARTY reported (batch limit above 5,000, CAPI↔CAPI dedup, error wording of time/identifier errors,
+``invalid_grant`` vs ``invalid_request``), the sandbox picks the suggested behaviour and makes it
+configurable through ``PUT /_sandbox/config``.
+
+Nothing here imports Airflow or the provider's hooks: the sandbox must judge the client independently.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+CLIENT_ID = "sandbox-client-id"
+CLIENT_SECRET = "sandbox-client-secret"
+REFRESH_TOKEN = "sandbox-refresh-token-0123456789"
+STATIC_ACCESS_TOKEN = "sandbox-direct-api-token-0123456789"
+AD_ACCOUNT_ID = "510000001"
+
+LISTENING_PREFIX = "LinkedIn CAPI sandbox listening on "
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from airflow_provider_linkedin_capi.sandbox.config import SandboxConfig
+
+__all__ = [
+    "AD_ACCOUNT_ID",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "LISTENING_PREFIX",
+    "REFRESH_TOKEN",
+    "STATIC_ACCESS_TOKEN",
+    "create_app",
+]
+
+
+def create_app(
+    config: SandboxConfig | None = None, *, state_file: str | None = None, faults=(), seed=None
+) -> FastAPI:
+    """Build the sandbox ASGI app (imported lazily so that importing the constants stays cheap)."""
+    from airflow_provider_linkedin_capi.sandbox.app import build_app
+
+    return build_app(config, state_file=state_file, faults=faults, seed=seed)

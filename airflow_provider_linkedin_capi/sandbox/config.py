@@ -1,0 +1,115 @@
+"""Sandbox settings: what the CLI sets at start and ``PUT /_sandbox/config`` may change at run time.
+
+Settings that model UNKNOWN or THIRD-PARTY LinkedIn behaviour live here so that a user can make the
+sandbox stricter or looser than the suggested default without editing code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+REFRESH_ERROR_STYLES = ("invalid_request", "invalid_grant")
+STORE_MODES = ("full", "ids")
+
+
+def default_active_versions(now: datetime | None = None) -> tuple[str, ...]:
+    """The 12 monthly versions before this month plus this month, without December ones (LinkedIn skips
+    YYYY12: 202511 is followed by 202601)."""
+    now = now or datetime.now(UTC)
+    year, month = now.year, now.month
+    versions = []
+    for back in range(12, -1, -1):
+        y, m = divmod((year * 12 + month - 1) - back, 12)
+        if m + 1 != 12:
+            versions.append(f"{y:04d}{m + 1:02d}")
+    return tuple(versions)
+
+
+def version_tuple(values: object) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    if not isinstance(values, list | tuple):
+        raise ValueError("active_versions must be a list of YYYYMM strings")
+    out = []
+    for value in values:
+        text = str(value).strip()
+        if len(text) != 6 or not text.isdigit():
+            raise ValueError(f"active version {text!r} is not YYYYMM")
+        out.append(text)
+    return tuple(out)
+
+
+@dataclass
+class SandboxConfig:
+    """Behaviour switches; every field may be set from ``PUT /_sandbox/config`` except ``store``.
+
+    :param refresh_error_style: ``invalid_request`` (documented) or ``invalid_grant`` (seen in the wild)
+        for an invalid, expired or revoked refresh token (THIRD-PARTY: real answers vary).
+    :param max_batch_size: elements per BATCH_CREATE; above it a 400 (LinkedIn's behaviour is UNKNOWN).
+    :param callback_lag_seconds: delay before ``lastCallbackAt`` shows accepted events (UNKNOWN live).
+    :param oracle_moat_id_removed_from: first version rejecting ``ORACLE_MOAT_ID`` (THIRD-PARTY: 202609);
+        ``None`` keeps it valid everywhere.
+    :param qualified_lead_types_from: first version accepting MARKETING_/SALES_QUALIFIED_LEAD rule types
+        (THIRD-PARTY: 202608, contradicted by Segment); ``None`` accepts them on every version.
+    """
+
+    requests_per_minute: int = 600
+    requests_per_day: int = 500_000
+    active_versions: tuple[str, ...] = field(default_factory=default_active_versions)
+    access_token_ttl: int = 5_184_000
+    refresh_token_ttl: int = 31_536_000
+    refresh_error_style: str = "invalid_request"
+    max_batch_size: int = 5000
+    callback_lag_seconds: float = 0.0
+    max_event_age_days: float = 90.0
+    future_skew_seconds: float = 300.0
+    oracle_moat_id_removed_from: str | None = None
+    qualified_lead_types_from: str | None = None
+    max_url_bytes: int = 8192
+    max_query_bytes: int = 4096
+    store: str = "full"
+
+    def copy(self) -> SandboxConfig:
+        return dataclasses.replace(self)
+
+    def as_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["active_versions"] = list(self.active_versions)
+        return data
+
+    def update(self, changes: dict) -> None:
+        """Apply run-time changes, validating each before anything is set."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        staged = {}
+        for key, value in changes.items():
+            if key not in known:
+                raise ValueError(f"unknown setting {key!r}; known: {sorted(known)}")
+            if key == "store":
+                if value != self.store:
+                    raise ValueError("store can only be chosen at start (--store)")
+                continue
+            staged[key] = self._coerce(key, value)
+        for key, value in staged.items():
+            setattr(self, key, value)
+
+    @staticmethod
+    def _coerce(key: str, value: object) -> object:
+        if key == "active_versions":
+            return version_tuple(value)
+        if key == "refresh_error_style":
+            if value not in REFRESH_ERROR_STYLES:
+                raise ValueError(f"refresh_error_style must be one of {REFRESH_ERROR_STYLES}")
+            return value
+        if key in ("oracle_moat_id_removed_from", "qualified_lead_types_from"):
+            return None if value is None else version_tuple([value])[0]
+        if key in ("callback_lag_seconds", "max_event_age_days", "future_skew_seconds"):
+            number = float(value)  # type: ignore[arg-type]
+            if number < 0:
+                raise ValueError(f"{key} must be >= 0")
+            return number
+        number = int(value)  # type: ignore[call-overload]
+        if number < 1 and key != "access_token_ttl":
+            raise ValueError(f"{key} must be >= 1")
+        return number
