@@ -40,7 +40,9 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": f"{_PACKAGE}.transfers.sql_to_linkedin_capi",
             }
         ],
-        "sensors": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.sensors.conversion_rule"]}],
+        "sensors": [
+            {"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.sensors.conversion_rule"]}
+        ],
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.triggers.conversion_rule"]}
         ],
@@ -65,8 +67,8 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "refresh_token": {
                         "label": "Refresh token",
-                        "description": "Programmatic refresh token (3-legged OAuth, scopes rw_conversions and "
-                        "r_ads). Lives 365 days from the first authorisation.",
+                        "description": "Programmatic refresh token (3-legged OAuth, scopes "
+                        "rw_conversions and r_ads). Lives 365 days from the first authorisation.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "access_token": {

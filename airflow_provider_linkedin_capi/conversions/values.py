@@ -72,10 +72,15 @@ def to_text(value: Any) -> str:
     The result is guaranteed to encode as UTF-8 (no lone surrogates), so the events built from it always
     serialise.
     """
-    if value.__class__ is str:
+    cls = value.__class__
+    if cls is str:
         text = value.strip()
     elif value is None:
         return ""
+    elif cls is int:  # exact types first: key columns are mostly ints, and ABC checks cost a microsecond
+        return str(value)
+    elif cls is float:
+        return _float_text(value)
     else:
         text = _coerce_to_text(value)
     if not text.isascii():

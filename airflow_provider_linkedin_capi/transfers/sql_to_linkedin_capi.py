@@ -22,6 +22,7 @@ from airflow_provider_linkedin_capi.conversions import ConversionSettings, Event
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
+from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -236,7 +237,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             count_sent=lambda: delivery.events_sent,
         )
         try:
-            with EventSpool() if validate_first else nullcontext() as spool:
+            spool_or_none = EventSpool() if validate_first else nullcontext()
+            with collector_paused_for_old_objects(), spool_or_none as spool:
                 with open_row_stream(
                     source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
                 ) as stream:
