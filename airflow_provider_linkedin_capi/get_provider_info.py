@@ -101,6 +101,24 @@ def get_provider_info() -> dict[str, Any]:
                         "600/min, third-party sourced).",
                         "schema": {"type": ["integer", "null"], "minimum": 1, "default": 600},
                     },
+                    "timeout": {
+                        "label": "HTTP timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 60},
+                    },
+                    "max_retries": {
+                        "label": "Retries",
+                        "description": "Retries after a 429, 5xx, timeout or dropped connection.",
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 8},
+                    },
+                    "retry_min_wait": {
+                        "label": "First retry wait (seconds)",
+                        "description": "Backoff doubles from here, with jitter.",
+                        "schema": {"type": ["number", "null"], "minimum": 0, "default": 1},
+                    },
+                    "retry_max_wait": {
+                        "label": "Longest retry wait (seconds)",
+                        "schema": {"type": ["number", "null"], "minimum": 0, "default": 60},
+                    },
                 },
             }
         ],

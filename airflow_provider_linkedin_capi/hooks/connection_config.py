@@ -59,6 +59,8 @@ class LinkedInCapiConnectionConfig:
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     timeout: float | None = None
     max_retries: int | None = None
+    retry_min_wait: float | None = None
+    retry_max_wait: float | None = None
 
     @property
     def uses_refresh_token(self) -> bool:
@@ -141,6 +143,8 @@ class LinkedInCapiConnectionConfig:
             or DEFAULT_REQUESTS_PER_MINUTE,
             timeout=_number(where, "timeout", extra("timeout"), float, 0.001),
             max_retries=_number(where, "max_retries", extra("max_retries"), int, 0),
+            retry_min_wait=_number(where, "retry_min_wait", extra("retry_min_wait"), float, 0),
+            retry_max_wait=_number(where, "retry_max_wait", extra("retry_max_wait"), float, 0),
         )
 
 

@@ -81,6 +81,8 @@ MAX_BATCH_SIZE = 5000
 MAX_QUERY_LENGTH = 4000
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 8
+DEFAULT_RETRY_MIN_WAIT = 1.0
+DEFAULT_RETRY_MAX_WAIT = 60.0
 RULES_PAGE_SIZE = 100
 CONVERSIONS_API = "CONVERSIONS_API"
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
@@ -170,8 +172,10 @@ class LinkedInCapiHook(BaseHook):
     :param timeout: seconds per HTTP request; default: the connection's ``timeout`` extra, else 60.
     :param max_retries: retries after a 429, 5xx, timeout or dropped connection; default: the connection's
         ``max_retries`` extra, else 8.
-    :param retry_min_wait: first backoff wait in seconds (doubling, with jitter).
-    :param retry_max_wait: longest backoff wait in seconds.
+    :param retry_min_wait: first backoff wait in seconds (doubling, with jitter); default: the connection's
+        ``retry_min_wait`` extra, else 1.
+    :param retry_max_wait: longest backoff wait in seconds; default: the connection's ``retry_max_wait``
+        extra, else 60.
     :param requests_per_minute: client-side request budget; default: the connection's
         ``requests_per_minute`` extra, else 600 (LinkedIn's figure per token, THIRD-PARTY sourced).
     """
@@ -192,8 +196,8 @@ class LinkedInCapiHook(BaseHook):
         api_version: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
-        retry_min_wait: float = 1.0,
-        retry_max_wait: float = 60.0,
+        retry_min_wait: float | None = None,
+        retry_max_wait: float | None = None,
         requests_per_minute: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -206,8 +210,8 @@ class LinkedInCapiHook(BaseHook):
         self._api_version = str(api_version) if api_version is not None else None
         self._timeout = timeout
         self._max_retries = max_retries
-        self.retry_min_wait = retry_min_wait
-        self.retry_max_wait = retry_max_wait
+        self._retry_min_wait = retry_min_wait
+        self._retry_max_wait = retry_max_wait
         self._requests_per_minute = requests_per_minute
         self._token: AccessToken | None = None
         self._token_lock = threading.Lock()
@@ -238,6 +242,28 @@ class LinkedInCapiHook(BaseHook):
     @property
     def timeout(self) -> float:
         return self._timeout or self.config.timeout or DEFAULT_TIMEOUT
+
+    @property
+    def retry_min_wait(self) -> float:
+        if self._retry_min_wait is not None:
+            return self._retry_min_wait
+        configured = self.config.retry_min_wait
+        return DEFAULT_RETRY_MIN_WAIT if configured is None else configured
+
+    @retry_min_wait.setter
+    def retry_min_wait(self, seconds: float) -> None:
+        self._retry_min_wait = seconds
+
+    @property
+    def retry_max_wait(self) -> float:
+        if self._retry_max_wait is not None:
+            return self._retry_max_wait
+        configured = self.config.retry_max_wait
+        return DEFAULT_RETRY_MAX_WAIT if configured is None else configured
+
+    @retry_max_wait.setter
+    def retry_max_wait(self, seconds: float) -> None:
+        self._retry_max_wait = seconds
 
     @property
     def max_retries(self) -> int:

@@ -3,7 +3,6 @@ LinkedIn hook with short retry waits so that dozens of injected faults cost seco
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from collections.abc import Callable
@@ -105,30 +104,25 @@ def crm_table(tmp_path, monkeypatch) -> Callable[..., CrmTable]:
 
 @pytest.fixture
 def fast_sandbox(sandbox, monkeypatch):
-    """The sandbox with pacing out of the way (sandbox and connection): only injected faults slow a push."""
+    """The sandbox with pacing out of the way (sandbox and connection): only injected faults slow a push.
+
+    Backoff waits of 0.05 to 0.5 s instead of 1 to 60 s come from the connection, as a user would set them.
+    """
     sandbox.admin.configure(requests_per_minute=100_000)
     monkeypatch.setenv(
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
-        sandbox.connection_json(requests_per_minute=100_000, max_retries=12),
+        sandbox.connection_json(
+            requests_per_minute=100_000, max_retries=12, retry_min_wait=0.05, retry_max_wait=0.5
+        ),
     )
     return sandbox
 
 
 @pytest.fixture
 def short_retry_waits(monkeypatch):
-    """Build the operator's hook with backoff waits of 0.05 to 0.5 s instead of 1 to 60 s.
-
-    The operator has no parameter for the hook's waits, so its module-level name is pointed at the real
-    hook class with other defaults; every request still goes over HTTP to the sandbox.
-    """
+    """A just-minted token refused as revoked is retried after 0.05 s instead of 2 s."""
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-    from airflow_provider_linkedin_capi.transfers import sql_to_linkedin_capi
 
-    monkeypatch.setattr(
-        sql_to_linkedin_capi,
-        "LinkedInCapiHook",
-        functools.partial(LinkedInCapiHook, retry_min_wait=0.05, retry_max_wait=0.5),
-    )
     monkeypatch.setattr(LinkedInCapiHook, "token_propagation_wait", 0.05)
 
 

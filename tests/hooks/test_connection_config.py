@@ -136,3 +136,30 @@ def test_invalid_connections_name_the_field(extra, fields, match):
     with pytest.raises(LinkedInCapiConfigError, match=match) as info:
         LinkedInCapiConnectionConfig.from_connection(_conn(extra, **fields))
     assert isinstance(info.value, ValueError)
+
+
+def test_retry_waits_come_from_the_connection_unless_the_hook_is_given_them(monkeypatch):
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+
+    payload = {
+        "conn_type": "linkedin_capi",
+        "extra": {"access_token": "static-token-abcdef", "retry_min_wait": "0.25", "retry_max_wait": 4},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LI_WAITS", json.dumps(payload))
+    hook = LinkedInCapiHook("li_waits")
+    assert (hook.retry_min_wait, hook.retry_max_wait) == (0.25, 4.0)
+    assert (LinkedInCapiHook("li_waits", retry_min_wait=0.0).retry_min_wait) == 0.0
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LI_NO_WAITS", json.dumps({**payload, "extra": {"access_token": "t" * 20}})
+    )
+    assert (
+        LinkedInCapiHook("li_no_waits").retry_min_wait,
+        LinkedInCapiHook("li_no_waits").retry_max_wait,
+    ) == (
+        1.0,
+        60.0,
+    )
+
+    with pytest.raises(LinkedInCapiConfigError, match="retry_min_wait"):
+        LinkedInCapiConnectionConfig.from_connection(_conn({"access_token": "a", "retry_min_wait": -1}))
