@@ -540,8 +540,17 @@ def _paging(params: dict[str, str], default_count: int = 10) -> tuple[tuple[int,
     return (start, count), None
 
 
+def _resource_of(path: str) -> str:
+    """``/rest/conversions/123`` -> ``/rest/conversions``: requests are counted per resource, not per id."""
+    parts = path.rstrip("/").split("/")
+    if parts[1:2] == ["rest"]:
+        return "/".join(parts[:3])
+    return "/".join(parts[:4])
+
+
 class RequestGuardMiddleware:
-    """Counts answers by status; applies LinkedIn's URL size limits (414) and the 411 rule before routing."""
+    """Counts requests by resource on arrival (before any fault) and answers by status; applies
+    LinkedIn's URL size limits (414) and the 411 rule before routing."""
 
     def __init__(self, app, state: SandboxState) -> None:
         self.app = app
@@ -552,6 +561,7 @@ class RequestGuardMiddleware:
         if not path.startswith(("/rest", "/oauth/v2")):
             await self.app(scope, receive, send)
             return
+        self.state.requests_by_path[_resource_of(path)] += 1
         counter = self.state.requests_by_status
 
         async def counting_send(message) -> None:

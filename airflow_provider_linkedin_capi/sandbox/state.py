@@ -72,6 +72,7 @@ class SandboxState:
         self.events.reset()
         self.counters: Counter[str] = Counter()
         self.requests_by_status: Counter[str] = Counter()
+        self.requests_by_path: Counter[str] = Counter()
         self.faults_injected: Counter[str] = Counter()
 
     def reset(self) -> None:
@@ -219,6 +220,7 @@ class SandboxState:
             "batches_accepted": self.counters["batches_accepted"],
             "batches_rejected": self.counters["batches_rejected"],
             "requests_by_status": dict(sorted(self.requests_by_status.items())),
+            "requests_by_path": dict(sorted(self.requests_by_path.items())),
             "faults_injected": dict(sorted(self.faults_injected.items())),
             "tokens_issued": self.tokens.issued,
             "rules": len(self.rules),

@@ -155,3 +155,15 @@ def test_full_store_keeps_bodies_across_restart(tmp_path):
     with SandboxProcess(args=args) as sb:
         assert sb.admin.events(rule_id) == elements
         assert sb.admin.stats()["events_by_rule"] == {str(rule_id): 2}
+
+
+def test_requests_are_counted_per_resource_before_any_fault(sandbox):
+    import requests
+
+    sandbox.admin.set_faults([{"kind": "503", "every": 1, "path": "/rest/conversions"}])
+    for rule_id in (1, 2):
+        requests.get(f"{sandbox.rest_url}/conversions/{rule_id}", timeout=10)
+    by_path = sandbox.admin.stats()["requests_by_path"]
+    assert by_path["/rest/conversions"] == 2
+    assert "/rest/conversionEvents" not in by_path
+    assert sandbox.admin.stats()["requests_by_status"].get("503") == 2
