@@ -43,6 +43,29 @@ MAX_EPOCH_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - EPOCH) 
 _AUTO_BANDS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
 _MS_PER_UNIT = {"s": 1000, "ms": 1, "us": 1e-3, "ns": 1e-6}
 _UNITS_PER_MS = {"us": 1000, "ns": 1_000_000}
+#: Zone names whose offset never changes, so one offset serves a whole day of wall times.
+_FIXED_UTC_NAMES = frozenset(
+    {
+        "UTC",
+        "Etc/UTC",
+        "Etc/UCT",
+        "UCT",
+        "Etc/Universal",
+        "Universal",
+        "Etc/Zulu",
+        "Zulu",
+        "GMT",
+        "Etc/GMT",
+        "Etc/GMT0",
+        "Etc/GMT+0",
+        "Etc/GMT-0",
+        "GMT0",
+        "Etc/Greenwich",
+        "Greenwich",
+    }
+)
+#: Distinct dates remembered by the wall-time fast path (a backfill spans ~90 of them).
+_MIDNIGHT_MEMO_LIMIT = 4096
 
 
 def format_epoch_ms(epoch_ms: int) -> str:
@@ -73,6 +96,8 @@ class TimestampReader:
         self._max_age_days = max_age_days
         self._safety_margin_hours = safety_margin_hours
         self._future_skew_seconds = future_skew_seconds
+        self._fixed_offset = _has_fixed_offset(zone)
+        self._midnight_ms: dict[str, int] = {}
 
     def read(self, value: Any) -> int:
         """Epoch ms for ``value``; :class:`RowRejected` when missing, unreadable or out of the window."""
@@ -164,6 +189,10 @@ class TimestampReader:
 
     def _from_text(self, text: str) -> int:
         text = text.strip()
+        if len(text) == 19 and self._fixed_offset:
+            epoch_ms = self._from_wall_time_text(text)
+            if epoch_ms is not None:
+                return epoch_ms
         if not text:
             raise RowRejected(RejectionCode.MISSING_TIMESTAMP, FIELD, f"{FIELD} is empty")
         if text.isdigit() and text.isascii():
@@ -183,6 +212,36 @@ class TimestampReader:
         except ValueError:
             raise _invalid("text that is neither an epoch number nor ISO-8601") from None
         return self._from_float(number)
+
+    def _from_wall_time_text(self, text: str) -> int | None:
+        """``YYYY-MM-DD HH:MM:SS`` (or with ``T``) without an offset, the way SQL exports write times.
+
+        The hot case of a push: parsing each such string through ``fromisoformat`` and timedelta
+        arithmetic cost a few microseconds per row. In a zone with a fixed offset a date's midnight is one
+        number, so it is worked out once per date (by the general path below, so both agree exactly)
+        and the time of day is added. ``None`` sends any other shape, and any odd value, to the general
+        path, which also explains what is wrong with it.
+        """
+        if text[4] != "-" or text[7] != "-" or text[10] not in " T" or text[13] != ":" or text[16] != ":":
+            return None
+        clock = text[11:13] + text[14:16] + text[17:19]
+        if not (clock.isascii() and clock.isdigit()):
+            return None
+        hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), int(clock[4:])
+        if hours > 23 or minutes > 59 or seconds > 59:
+            return None
+        day = text[:10]
+        midnight = self._midnight_ms.get(day)
+        if midnight is None:
+            if not (day[:4] + day[5:7] + day[8:]).isdigit():
+                return None
+            try:
+                midnight = self._from_datetime(datetime.fromisoformat(day))
+            except (ValueError, RowRejected):
+                return None
+            if len(self._midnight_ms) < _MIDNIGHT_MEMO_LIMIT:
+                self._midnight_ms[day] = midnight
+        return midnight + ((hours * 60 + minutes) * 60 + seconds) * 1000
 
     def _from_iso(self, text: str) -> int:
         try:
@@ -206,6 +265,16 @@ class TimestampReader:
         if not isinstance(as_python, datetime):
             raise _out_of_range()
         return self._from_datetime(as_python)
+
+
+def _has_fixed_offset(zone: tzinfo) -> bool:
+    """True for zones whose UTC offset is the same all year (UTC, GMT, ``datetime.timezone`` objects)."""
+    if getattr(zone, "key", None) in _FIXED_UTC_NAMES:
+        return True
+    try:
+        return zone.utcoffset(None) is not None
+    except Exception:  # a tzinfo that needs a datetime has no fixed offset we can rely on
+        return False
 
 
 def _in_datetime_range(epoch_ms: int) -> int:
