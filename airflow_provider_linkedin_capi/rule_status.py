@@ -14,20 +14,16 @@ last (first-party) callback"; whether Conversions API events move them, and how 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_linkedin_capi.conversions.timestamps import epoch_ms
 from airflow_provider_linkedin_capi.urns import CAMPAIGN_PREFIX, campaign_urn
 
 CONVERSIONS_API_METHOD = "CONVERSIONS_API"
 WAIT_FOR_READY = "ready"
 WAIT_FOR_EVENTS = "events_received"
 WAIT_FOR_CHOICES = (WAIT_FOR_READY, WAIT_FOR_EVENTS)
-
-# Epoch values below this are seconds, not milliseconds (10**11 ms is 1973; 10**11 s is year 5138).
-_SECONDS_CUTOFF = 10**11
-
 
 @dataclass(frozen=True)
 class RuleEvaluation:
@@ -144,34 +140,12 @@ def evaluate_rule(
 
 
 def to_epoch_ms(value: object) -> int | None:
-    """Read a point in time given as epoch ms/s, an ISO-8601 string or a datetime, as epoch ms.
+    """Read a point in time (epoch s/ms, ISO-8601 text, datetime or date) as epoch ms; ``None`` if empty.
 
-    Templated arguments arrive as strings, so digit strings are read as epoch numbers. A value with no
-    time zone is taken as UTC, Airflow's own convention.
+    The same rules as ``conversionHappenedAt`` (one reading of times in the whole provider); templated
+    arguments arrive as strings, so digit strings are epoch numbers. A value with no time zone is UTC,
+    Airflow's own convention.
     """
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a point in time: {value!r}")
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return int(moment.timestamp() * 1000)
-    if isinstance(value, dt.date):
-        return to_epoch_ms(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
-    if isinstance(value, int | float):
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"not a point in time: {value!r}")
-        return int(number * 1000) if abs(number) < _SECONDS_CUTOFF else int(number)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return to_epoch_ms(float(text))
-        except ValueError:
-            pass
-        try:
-            return to_epoch_ms(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError:
-            raise ValueError(f"not an ISO-8601 time or epoch number: {value!r}") from None
-    # pendulum / pandas timestamps are datetime subclasses; anything else is a caller error.
-    raise ValueError(f"not a point in time: {value!r}")
+    return epoch_ms(value, zone=dt.UTC)

@@ -73,6 +73,23 @@ def format_epoch_ms(epoch_ms: int) -> str:
     return (EPOCH + epoch_ms * ONE_MS).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_ms(value: Any, *, zone: tzinfo = UTC, unit: str = "auto") -> int:
+    """A point in time as epoch ms, read by the same rules as ``conversionHappenedAt`` but with no window.
+
+    For the other places a user gives the provider a time (the sensor's ``events_since``), so what a time
+    means is decided once. :class:`ValueError` when the value is not a time.
+    """
+    reader = TimestampReader(
+        unit=unit, zone=zone, now=EPOCH, max_age_days=0, safety_margin_hours=0, future_skew_seconds=0
+    )
+    try:
+        return reader._to_epoch_ms(value)
+    except RowRejected:
+        raise ValueError(
+            f"not a point in time (epoch seconds or milliseconds, or ISO-8601): {value!r}"
+        ) from None
+
+
 class TimestampReader:
     """Turns one ``conversionHappenedAt`` value into epoch ms inside the accepted window, or rejects it."""
 
