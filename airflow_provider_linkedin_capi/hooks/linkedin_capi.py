@@ -245,10 +245,7 @@ class LinkedInCapiHook(BaseHook):
 
     @property
     def retry_min_wait(self) -> float:
-        if self._retry_min_wait is not None:
-            return self._retry_min_wait
-        configured = self.config.retry_min_wait
-        return DEFAULT_RETRY_MIN_WAIT if configured is None else configured
+        return _first_set(self._retry_min_wait, self.config.retry_min_wait, DEFAULT_RETRY_MIN_WAIT)
 
     @retry_min_wait.setter
     def retry_min_wait(self, seconds: float) -> None:
@@ -256,10 +253,7 @@ class LinkedInCapiHook(BaseHook):
 
     @property
     def retry_max_wait(self) -> float:
-        if self._retry_max_wait is not None:
-            return self._retry_max_wait
-        configured = self.config.retry_max_wait
-        return DEFAULT_RETRY_MAX_WAIT if configured is None else configured
+        return _first_set(self._retry_max_wait, self.config.retry_max_wait, DEFAULT_RETRY_MAX_WAIT)
 
     @retry_max_wait.setter
     def retry_max_wait(self, seconds: float) -> None:
@@ -267,10 +261,7 @@ class LinkedInCapiHook(BaseHook):
 
     @property
     def max_retries(self) -> int:
-        if self._max_retries is not None:
-            return self._max_retries
-        configured = self.config.max_retries
-        return DEFAULT_MAX_RETRIES if configured is None else configured
+        return _first_set(self._max_retries, self.config.max_retries, DEFAULT_MAX_RETRIES)
 
     @property
     def requests_per_minute(self) -> int:
@@ -860,6 +851,13 @@ class LinkedInCapiHook(BaseHook):
             )
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
+
+
+def _first_set(explicit: T | None, configured: T | None, default: T) -> T:
+    """A setting from the hook's argument, else the connection's extra, else the default; 0 counts as set."""
+    if explicit is not None:
+        return explicit
+    return default if configured is None else configured
 
 
 def _batch_success(reply: _Reply, count: int) -> BatchResult:
