@@ -25,6 +25,14 @@ MISSING_RULE_ID = 999_999_999
 # Far above what the tests send, so the client-side pacer never slows them down.
 FAST_BUDGET = 1_000_000
 PG_CONN_ID = "crm_pg"
+# The local PostgreSQL server of the test machine (trust auth), as an Airflow connection.
+PG_CONNECTION = {
+    "conn_type": "postgres",
+    "host": "127.0.0.1",
+    "port": 5432,
+    "login": "postgres",
+    "schema": "test",
+}
 SQLITE_CONN_ID = "crm"
 
 
@@ -111,18 +119,7 @@ def pg_crm(postgres_dsn: str, crm_rows: list[CrmRow], monkeypatch: pytest.Monkey
                 f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(COLUMNS))})",
                 [tuple(_pg_value(row, column) for column in COLUMNS) for row in crm_rows],
             )
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{PG_CONN_ID.upper()}",
-            json.dumps(
-                {
-                    "conn_type": "postgres",
-                    "host": "127.0.0.1",
-                    "port": 5432,
-                    "login": "postgres",
-                    "schema": "test",
-                }
-            ),
-        )
+        monkeypatch.setenv(f"AIRFLOW_CONN_{PG_CONN_ID.upper()}", json.dumps(PG_CONNECTION))
         yield table
     finally:
         with conn, conn.cursor() as cursor:

@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 
-from .conftest import PG_CONN_ID
+from .conftest import PG_CONN_ID, PG_CONNECTION
 from .crm_rows import rule_urn, valid
 from .outcome import assert_delivered_exactly, assert_rejects_file, assert_summary, expected_codes
 
@@ -84,18 +84,7 @@ def test_typed_postgres_columns(linkedin, postgres_dsn, rule_ids, run_push, monk
                 "externalids text[])"
             )
             cursor.executemany(f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{PG_CONN_ID.upper()}",
-            json.dumps(
-                {
-                    "conn_type": "postgres",
-                    "host": "127.0.0.1",
-                    "port": 5432,
-                    "login": "postgres",
-                    "schema": "test",
-                }
-            ),
-        )
+        monkeypatch.setenv(f"AIRFLOW_CONN_{PG_CONN_ID.upper()}", json.dumps(PG_CONNECTION))
         summary = run_push(
             sql_conn_id=PG_CONN_ID,
             sql=f"SELECT id, COALESCE(happened_tz::text, happened_local::text) AS ignored_text, "

@@ -13,6 +13,8 @@ from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 
+from .conftest import PG_CONNECTION
+
 
 class _ConnectionHook:
     """Just enough of a DbApiHook for ``open_row_stream``: ``get_conn`` hands out one driver connection."""
@@ -113,16 +115,7 @@ def test_postgres_streams_through_a_named_cursor(postgres_dsn, driver):
 def test_postgres_rows_are_tuples_even_with_a_dict_cursor_extra(postgres_dsn, monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_PG_DICTS",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": "127.0.0.1",
-                "port": 5432,
-                "login": "postgres",
-                "schema": "test",
-                "extra": {"cursor": "dictcursor"},
-            }
-        ),
+        json.dumps({**PG_CONNECTION, "extra": {"cursor": "dictcursor"}}),
     )
     with open_row_stream(get_db_hook("pg_dicts"), "SELECT 1 AS a, 2 AS b", fetch_size=5) as stream:
         rows = [row for chunk in stream.chunks() for row in chunk]
