@@ -18,7 +18,7 @@ from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.campaign_ids import parse_campaign_ids
 from airflow_provider_linkedin_capi.operators.conversion_rule_spec import ConversionRuleSpec, check_if_exists
-from airflow_provider_linkedin_capi.operators.templated_values import optional_account_id
+from airflow_provider_linkedin_capi.operators.templated_values import is_templated, optional_account_id
 from airflow_provider_linkedin_capi.rule_status import CONVERSIONS_API_METHOD, linked_campaign_urns
 from airflow_provider_linkedin_capi.urns import campaign_id, conversion_rule_id, conversion_rule_urn
 
@@ -38,10 +38,6 @@ _SPEC_FIELDS = (
     "enabled",
     "auto_association",
 )
-
-
-def _is_templated(value: object) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
@@ -125,9 +121,9 @@ class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         # Fail at DAG parse time when the settings are literals: a cheap check, no I/O. Templated ones are
         # checked in execute, after rendering and still before any call to LinkedIn.
-        if not any(_is_templated(getattr(self, field)) for field in _SPEC_FIELDS):
+        if not any(is_templated(getattr(self, field)) for field in _SPEC_FIELDS):
             self._spec()
-        if not _is_templated(if_exists):
+        if not is_templated(if_exists):
             check_if_exists(if_exists)
 
     @cached_property
@@ -291,7 +287,7 @@ class LinkedInCapiAssociateCampaignsOperator(BaseOperator):
         self.mode = mode
         self.ad_account_id = ad_account_id
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
-        if not _is_templated(mode) and mode not in ASSOCIATION_MODES:
+        if not is_templated(mode) and mode not in ASSOCIATION_MODES:
             raise ValueError(f"mode must be one of {ASSOCIATION_MODES}, got {mode!r}")
 
     @cached_property

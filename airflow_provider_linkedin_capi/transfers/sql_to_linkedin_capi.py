@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline
@@ -178,7 +179,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
         if self.on_invalid not in ON_INVALID_CHOICES:
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
-        if not _is_template(self.max_rejected_fraction):
+        if not is_templated(self.max_rejected_fraction):
             _rejected_fraction_limit(self.max_rejected_fraction)
         if self.fetch_size is not None and self.fetch_size < 1:
             raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
@@ -188,7 +189,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             )
         # Settings given as literals (not Jinja) are checked now, so a typo fails at DAG parse time.
         literal_settings = {
-            name: getattr(self, name) for name in _SETTING_FIELDS if not _is_template(getattr(self, name))
+            name: getattr(self, name) for name in _SETTING_FIELDS if not is_templated(getattr(self, name))
         }
         ConversionSettings(**_numeric_settings(literal_settings))
 
@@ -321,10 +322,6 @@ _SETTING_FIELDS = (
 _NUMERIC_SETTINGS = frozenset(
     {"max_event_age_days", "event_age_safety_margin_hours", "max_future_skew_seconds"}
 )
-
-
-def _is_template(value: Any) -> bool:
-    return isinstance(value, str) and "{{" in value
 
 
 def _numeric_settings(settings: dict[str, Any]) -> dict[str, Any]:

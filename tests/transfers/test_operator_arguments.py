@@ -59,3 +59,8 @@ def test_defaults_and_templating_surface():
     assert SqlToLinkedInCapiOperator.template_fields_renderers["sql"] == "sql"
     assert SqlToLinkedInCapiOperator.template_fields_renderers["parameters"] == "json"
     assert SqlToLinkedInCapiOperator.ui_color == "#0a66c2"
+
+
+def test_a_jinja_block_is_not_checked_before_it_is_rendered():
+    op = _operator(max_rejected_fraction="{% if params.strict %}0.01{% else %}0.2{% endif %}")
+    assert op.max_rejected_fraction.startswith("{%")
