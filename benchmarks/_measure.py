@@ -79,6 +79,15 @@ def _push_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     return push_with_pandas(spec["db_path"], spec["query"], spec["conn"], spec["rule_id"])
 
 
+def _push_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    from floor_minimal_push import push_minimal
+
+    return push_minimal(spec["db_path"], spec["query"], spec["conn"], spec["rule_id"])
+
+
+_PUSHES = {"ours": _push_ours, "baseline": _push_baseline, "floor": _push_floor}
+
+
 def _prepare_environment(spec: dict[str, Any]) -> None:
     # A private AIRFLOW_HOME keeps the benchmark from touching the user's ~/airflow.
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="linkedin-capi-bench-"))
@@ -91,13 +100,14 @@ def _prepare_environment(spec: dict[str, Any]) -> None:
 def main() -> None:
     spec = json.loads(sys.argv[1])
     _prepare_environment(spec)
-    push = _push_ours if spec["impl"] == "ours" else _push_baseline
+    push = _PUSHES[spec["impl"]]
     # Import cost is paid once per task, not per row: keep it out of the per-row figure.
     if spec["impl"] == "ours":
         import airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi  # noqa: F401
     else:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import baseline_pandas_requests  # noqa: F401
+        import floor_minimal_push  # noqa: F401
     startup_cpu = _cpu_seconds()
     sampler = RssSampler()
     sampler.start()

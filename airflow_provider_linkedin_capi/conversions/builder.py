@@ -39,6 +39,7 @@ from typing import Any
 from airflow_provider_linkedin_capi.conversions.columns import ColumnPlan, plan_columns
 from airflow_provider_linkedin_capi.conversions.event_ids import (
     MAX_EVENT_ID_LENGTH,
+    KeyEventIds,
     content_event_id,
     key_event_id,
     row_event_id,
@@ -243,16 +244,38 @@ def _compile_row_builder(
 
     resolve_rule = _rule_resolver(default_rule) if i_rule is not None else None
     read_time = timestamps.read
+    wall_time_ms = timestamps.wall_time_ms if timestamps.fixed_offset else None
     earliest_ms, latest_ms = timestamps.earliest_ms, timestamps.latest_ms
     ints_are_ms = timestamps.unit in ("auto", "ms")  # in-window ints are then always milliseconds
+    derive_key_event_id = KeyEventIds().derive
+    # Raw text -> normalised text for the columns whose values repeat across a CRM (currencies,
+    # countries, names, companies, titles): one dict lookup instead of the text rules on every row.
     currency_memo: dict[str, str] = {}
+    country_memo: dict[str, str] = {}
+    name_memo: dict[str, str] = {}
 
     def name(value: Any, field: str) -> str:
         if value.__class__ is str:
-            text = value.strip()
-            if text.isascii():
+            text = name_memo.get(value)
+            if text is not None:
                 return text
+            text = value.strip()
+            if not text.isascii():
+                text = text_or_reject(text, RejectionCode.INCOMPLETE_USER_INFO, field)
+            if len(name_memo) < _MEMO_LIMIT:
+                name_memo[value] = text
+            return text
         return text_or_reject(value, RejectionCode.INCOMPLETE_USER_INFO, field)
+
+    def country(value: Any) -> str:
+        if value.__class__ is str:
+            code = country_memo.get(value)
+            if code is None:
+                code = country_code(value)
+                if len(country_memo) < _MEMO_LIMIT:
+                    country_memo[value] = code
+            return code
+        return country_code(value)
 
     def user_info_extras(row: Sequence[Any], info: dict[str, str]) -> None:
         if i_company is not None:
@@ -263,10 +286,10 @@ def _compile_row_builder(
             title = name(row[i_title], "title")
             if title:
                 info["title"] = title
-        if i_country is not None:
-            country = country_code(row[i_country])
-            if country:
-                info["countryCode"] = country
+        if i_country is not None and (value := row[i_country]) is not None:
+            code = country(value)
+            if code:
+                info["countryCode"] = code
 
     def no_identifier(first: str, last: str, row: Sequence[Any]) -> RowRejected:
         if first or last:
@@ -323,6 +346,13 @@ def _compile_row_builder(
             value = row[i_time]
             if value.__class__ is int and ints_are_ms and earliest_ms <= value <= latest_ms:
                 happened_at = value
+            elif (
+                value.__class__ is str
+                and wall_time_ms is not None
+                and (happened_at := wall_time_ms(value)) is not None  # type: ignore[assignment]
+                and earliest_ms <= happened_at <= latest_ms
+            ):
+                pass
             else:
                 happened_at = read_time(value)
 
@@ -369,13 +399,9 @@ def _compile_row_builder(
             first = last = ""
             if has_names:
                 if i_first is not None and (value := row[i_first]) is not None:
-                    first = value.strip() if value.__class__ is str else ""
-                    if not first.isascii() or value.__class__ is not str:
-                        first = name(value, "firstName")
+                    first = name(value, "firstName")
                 if i_last is not None and (value := row[i_last]) is not None:
-                    last = value.strip() if value.__class__ is str else ""
-                    if not last.isascii() or value.__class__ is not str:
-                        last = name(value, "lastName")
+                    last = name(value, "lastName")
             if i_external is not None and (value := row[i_external]) is not None:
                 external_id = first_external_id(value)
                 if external_id:
@@ -410,7 +436,7 @@ def _compile_row_builder(
                     event["conversionValue"] = conversion_value
 
             if not event_id and key_indexes:
-                event_id = key_event_id(rule, read_keys(row)) or ""
+                event_id = derive_key_event_id(rule, read_keys(row)) or ""
             if not event_id:
                 event_id = content_event_id(rule, happened_at, user, conversion_value)
             event["eventId"] = event_id

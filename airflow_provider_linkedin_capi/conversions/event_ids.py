@@ -102,6 +102,32 @@ def key_event_id(rule_urn: str, key_values: Sequence[Any]) -> str | None:
     return hashlib.sha256(orjson.dumps([RECIPE_VERSION, rule_urn, *texts])).hexdigest()
 
 
+class KeyEventIds:
+    """:func:`key_event_id` for the hot loop, byte for byte the same ids, in about half the time.
+
+    The material always starts with ``["v1","<rule>",``, so that part is serialised once per rule; and
+    the usual key, one integer CRM id, is written as its decimal text directly (``str(42)`` is what
+    :func:`key_text` gives an int). Everything else takes the general text rules.
+    """
+
+    def __init__(self) -> None:
+        self._prefixes: dict[str, bytes] = {}
+
+    def derive(self, rule_urn: str, key_values: Sequence[Any]) -> str | None:
+        prefix = self._prefixes.get(rule_urn)
+        if prefix is None:
+            prefix = self._prefixes[rule_urn] = orjson.dumps([RECIPE_VERSION, rule_urn])[:-1] + b","
+        if len(key_values) == 1 and key_values[0].__class__ is int:
+            return hashlib.sha256(b'%s"%d"]' % (prefix, key_values[0])).hexdigest()
+        texts = [
+            (value.strip() or None) if value.__class__ is str and value.isascii() else key_text(value)
+            for value in key_values
+        ]
+        if texts.count(None) == len(texts):
+            return None
+        return hashlib.sha256(prefix + orjson.dumps(texts)[1:]).hexdigest()
+
+
 def content_event_id(
     rule_urn: str, happened_at: int, user: dict[str, Any], conversion_value: dict[str, str] | None
 ) -> str:

@@ -9,6 +9,9 @@ from decimal import Decimal
 import orjson
 import pytest
 from conversion_helpers import RECENT_MS, RULE_URN, build_row, event_of, rejection_of, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from airflow_provider_linkedin_capi.conversions import (
     EventBuilder,
@@ -16,6 +19,7 @@ from airflow_provider_linkedin_capi.conversions import (
     RejectionCode,
     event_summary_fields,
 )
+from airflow_provider_linkedin_capi.conversions.event_ids import KeyEventIds, key_event_id
 
 ROW = {
     "email": "ada@example.com",
@@ -142,3 +146,45 @@ def test_event_summary_fields_extract_what_a_linkedin_rejection_needs():
     )
     assert rejection.event_id == event["eventId"]
     assert event_summary_fields({"user": {"userIds": []}}) == {"event_id": None, "sha256_email": None}
+
+
+# ---- the hot loop's derivation is the documented recipe, byte for byte -------------------------------------
+
+PINNED_RULE = "urn:lla:llaPartnerConversion:123"
+# Computed from the recipe and pinned: if these change, every customer's re-sent rows get new ids.
+PINNED_KEY_IDS = [
+    ((42,), "adb9113a39e715674c240fa43b6bf37f413fc8b4a4fdc288479ac8cf74e0bc52"),
+    (("opp-1", 3), "7f19898d6a21941c6f39cbe6b71d4711ab4007d2fc2445745379b4a58e4cc7df"),
+]
+
+
+@pytest.mark.parametrize(("keys", "expected"), PINNED_KEY_IDS)
+def test_key_ids_are_pinned(keys, expected):
+    assert key_event_id(PINNED_RULE, keys) == expected
+    assert KeyEventIds().derive(PINNED_RULE, keys) == expected
+
+
+_KEY_VALUES = st.one_of(
+    st.none(),
+    st.integers(),
+    st.booleans(),
+    st.floats(),
+    st.decimals(allow_nan=True),
+    st.text(),
+    st.text(alphabet=st.characters(max_codepoint=127)),
+    st.datetimes(timezones=st.none() | st.just(UTC)),
+    st.binary(max_size=8),
+)
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(
+    rule=st.sampled_from(
+        [PINNED_RULE, "urn:lla:llaPartnerConversion:9", 'urn:lla:llaPartnerConversion:"x\\']
+    ),
+    keys=st.lists(_KEY_VALUES, min_size=1, max_size=3),
+)
+def test_the_fast_derivation_equals_the_recipe(rule, keys):
+    derive = KeyEventIds().derive
+    assert derive(rule, keys) == key_event_id(rule, keys)
+    assert derive(rule, tuple(keys)) == key_event_id(rule, keys)  # the second call uses the rule's prefix

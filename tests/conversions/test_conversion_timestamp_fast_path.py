@@ -46,8 +46,8 @@ def _expected_ms(text: str, zone) -> int:
 def test_fast_path_equals_the_general_parse(moment, zone, separator):
     text = moment.replace(microsecond=0).isoformat(sep=separator)
     reader = _reader(zone)
-    assert reader._fixed_offset
-    assert reader._from_wall_time_text(text) == _expected_ms(text, zone)
+    assert reader.fixed_offset
+    assert reader.wall_time_ms(text) == _expected_ms(text, zone)
     assert reader._to_epoch_ms(text) == _expected_ms(text, zone)
     assert reader._to_epoch_ms(text) == _expected_ms(text, zone)  # second time from the memo
 
@@ -55,7 +55,7 @@ def test_fast_path_equals_the_general_parse(moment, zone, separator):
 def test_zones_with_daylight_saving_take_the_general_path():
     berlin = ZoneInfo("Europe/Berlin")
     reader = _reader(berlin)
-    assert not reader._fixed_offset
+    assert not reader.fixed_offset
     for text in ("2026-03-29 01:30:00", "2026-03-29 03:30:00", "2026-10-25 02:30:00", "2026-07-01 12:00:00"):
         assert reader._to_epoch_ms(text) == _expected_ms(text, berlin)
 
@@ -71,9 +71,29 @@ def test_zones_with_daylight_saving_take_the_general_path():
         "2026/11/01 10:00:00",
         "\uff12\uff10\uff12\uff16-11-01 10:00:00",
         "2026-11-01 10:00:6\uff10",
+        "2026-11-01 10:00:60",
     ],
 )
 def test_malformed_wall_times_are_still_rejected(text):
+    reader = _reader(UTC)
+    assert reader.wall_time_ms(text) is None
     with pytest.raises(RowRejected) as rejected:
-        _reader(UTC)._to_epoch_ms(text)
+        reader._to_epoch_ms(text)
     assert rejected.value.code == RejectionCode.INVALID_TIMESTAMP
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-01 10:00",
+        "2026-11-01 10:00:00.5",
+        "2026-11-01",
+        "2026-11-01 ",
+        "2026-11-01_10:00:00",
+        "2026-11-01 10-00:00",
+        "2026-11-01 10:00-00",
+        "2026-11-01 10:00:00:00",
+    ],
+)
+def test_other_lengths_are_left_to_the_general_path(text):
+    assert _reader(UTC).wall_time_ms(text) is None
