@@ -25,6 +25,7 @@ WAIT_FOR_READY = "ready"
 WAIT_FOR_EVENTS = "events_received"
 WAIT_FOR_CHOICES = (WAIT_FOR_READY, WAIT_FOR_EVENTS)
 
+
 @dataclass(frozen=True)
 class RuleEvaluation:
     """The verdict on one read of a rule.

@@ -35,8 +35,12 @@ def test_entry_point_points_at_get_provider_info():
 
 def test_every_declared_module_and_hook_class_imports():
     info = get_provider_info()
-    modules = [m for section in ("hooks", "operators", "sensors", "triggers") for e in info[section]
-               for m in e["python-modules"]]
+    modules = [
+        m
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for e in info[section]
+        for m in e["python-modules"]
+    ]
     modules += [t["python-module"] for t in info["transfers"]]
     for module in modules:
         importlib.import_module(module)
@@ -50,17 +54,31 @@ def test_every_declared_module_and_hook_class_imports():
 def test_connection_form_is_declarative_with_secrets_as_password_fields():
     (conn_type,) = get_provider_info()["connection-types"]
     fields = conn_type["conn-fields"]
-    assert set(fields) >= {"refresh_token", "access_token", "token_url", "api_version", "ad_account_id",
-                           "requests_per_minute"}
+    assert set(fields) >= {
+        "refresh_token",
+        "access_token",
+        "token_url",
+        "api_version",
+        "ad_account_id",
+        "requests_per_minute",
+    }
     assert fields["refresh_token"]["schema"]["format"] == "password"
     assert fields["access_token"]["schema"]["format"] == "password"
     assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "Client Secret"
 
 
 def test_airflow_cli_lists_provider_and_connection_type():
-    providers = subprocess.run([sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
-                               check=True, capture_output=True, text=True).stdout
+    providers = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert DIST in providers
-    hooks = subprocess.run([sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
-                           check=True, capture_output=True, text=True).stdout
+    hooks = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "linkedin_capi" in hooks

@@ -174,8 +174,11 @@ def _check_credentials(
             f"{where} has no credentials: set extra 'refresh_token' together with the Client ID (login) and "
             "Client Secret (password), or a static extra 'access_token'"
         )
-    missing = [name for name, value in (("Client ID (login)", client_id),
-                                         ("Client Secret (password)", client_secret)) if not value]
+    missing = [
+        name
+        for name, value in (("Client ID (login)", client_id), ("Client Secret (password)", client_secret))
+        if not value
+    ]
     if missing:
         raise LinkedInCapiConfigError(
             f"{where}: a refresh token needs the app's {' and '.join(missing)}, which is missing"

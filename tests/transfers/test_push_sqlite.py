@@ -389,11 +389,21 @@ def test_rejection_limit_and_event_window_can_come_from_dag_params(
             max_event_age_days="{{ params.max_event_age_days }}",
             event_age_safety_margin_hours="{{ params.margin_hours }}",
             max_future_skew_seconds="{{ params.skew_seconds }}",
-            params={"max_rejected_fraction": 0.1, "max_event_age_days": 90, "margin_hours": 12,
-                    "skew_seconds": 300},
+            params={
+                "max_rejected_fraction": 0.1,
+                "max_event_age_days": 90,
+                "margin_hours": 12,
+                "skew_seconds": 300,
+            },
         )
-    context = {"params": {"max_rejected_fraction": 0.1, "max_event_age_days": 90, "margin_hours": 12,
-                          "skew_seconds": 300}}
+    context = {
+        "params": {
+            "max_rejected_fraction": 0.1,
+            "max_event_age_days": 90,
+            "margin_hours": 12,
+            "skew_seconds": 300,
+        }
+    }
     op.render_template_fields(context)
     assert op.max_rejected_fraction == "0.1"
 
