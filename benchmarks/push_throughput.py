@@ -205,9 +205,18 @@ def machine_description() -> dict[str, str]:
         "cpus": str(os.cpu_count()),
         "cpu_model": cpu_model,
         "python": platform.python_version(),
+        "python speed": _interpreter_speed(),
         "os": f"{platform.system()} {platform.release()}",
         **versions,
     }
+
+
+def _interpreter_speed() -> str:
+    """``sum(range(1000))`` in this interpreter: one number to compare machines by (lower is faster)."""
+    import timeit
+
+    best = min(timeit.repeat("sum(range(1000))", number=20_000, repeat=5)) / 20_000
+    return f"sum(range(1000)) takes {best * 1e6:.1f} us (python -m timeit)"
 
 
 def table_markdown(results: list[Measurement]) -> str:
