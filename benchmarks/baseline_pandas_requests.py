@@ -17,24 +17,9 @@ from typing import Any
 
 import pandas as pd
 import requests
+from _sandbox_token import refresh_access_token
 
 BATCH_SIZE = 5_000
-
-
-def _access_token(conn: dict[str, Any]) -> str:
-    extra = conn.get("extra") or {}
-    response = requests.post(
-        extra["token_url"],
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": extra["refresh_token"],
-            "client_id": conn["login"],
-            "client_secret": conn["password"],
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
 
 
 def _hash_email(email: str) -> str:
@@ -80,7 +65,7 @@ def push_with_pandas(db_path: str, query: str, conn: dict[str, Any], rule_id: st
     session = requests.Session()
     session.headers.update(
         {
-            "Authorization": f"Bearer {_access_token(conn)}",
+            "Authorization": f"Bearer {refresh_access_token(conn)}",
             "LinkedIn-Version": extra.get("api_version", "202609"),
             "X-Restli-Protocol-Version": "2.0.0",
             "X-RestLi-Method": "BATCH_CREATE",

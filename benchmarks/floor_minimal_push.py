@@ -17,26 +17,11 @@ from typing import Any
 
 import orjson
 import requests
+from _sandbox_token import refresh_access_token
 
 BATCH_SIZE = 5_000
 EPOCH = datetime(1970, 1, 1)
 ONE_MS = timedelta(milliseconds=1)
-
-
-def _access_token(conn: dict[str, Any]) -> str:
-    extra = conn.get("extra") or {}
-    response = requests.post(
-        extra["token_url"],
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": extra["refresh_token"],
-            "client_id": conn["login"],
-            "client_secret": conn["password"],
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
 
 
 def push_minimal(db_path: str, query: str, conn: dict[str, Any], rule_id: str) -> dict[str, int]:
@@ -49,7 +34,7 @@ def push_minimal(db_path: str, query: str, conn: dict[str, Any], rule_id: str) -
     session = requests.Session()
     session.headers.update(
         {
-            "Authorization": f"Bearer {_access_token(conn)}",
+            "Authorization": f"Bearer {refresh_access_token(conn)}",
             "LinkedIn-Version": str((conn.get("extra") or {}).get("api_version")),
             "X-Restli-Protocol-Version": "2.0.0",
             "X-RestLi-Method": "BATCH_CREATE",

@@ -67,18 +67,12 @@ def test_connection_form_is_declarative_with_secrets_as_password_fields():
     assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "Client Secret"
 
 
+def _airflow_cli_json(*args: str) -> str:
+    command = [sys.executable, "-m", "airflow", *args, "-o", "json"]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
 def test_airflow_cli_lists_provider_and_connection_type():
-    providers = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert DIST in providers
-    hooks = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    assert DIST in _airflow_cli_json("providers", "list")
+    hooks = _airflow_cli_json("providers", "hooks")
     assert "linkedin_capi" in hooks

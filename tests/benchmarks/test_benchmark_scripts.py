@@ -1,0 +1,42 @@
+"""The benchmark scripts still run end to end, so the figures in the README can always be reproduced.
+
+Speed is never asserted here (DESIGN: measured by the scripts, not by timed tests); what is asserted is
+that every push the benchmark compares, ours, the pandas + requests baseline and the minimal loop,
+delivers exactly the valid rows to the sandbox, and that the report and its plot are written.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROWS = "3000"
+
+
+def test_push_throughput_runs_every_implementation_and_writes_the_report(tmp_path):
+    report = tmp_path / "benchmarks.md"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "push_throughput.py"),
+            *("--rows", ROWS, "--baseline-rows", ROWS, "--floor-rows", ROWS, "--stages", ROWS),
+            *("--out", str(report)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    text = report.read_text()
+    for implementation in (
+        "SqlToLinkedInCapiOperator",
+        "pandas + requests baseline",
+        "minimal loop, no validation",
+    ):
+        assert f"| {implementation} | 3,000 |" in text
+    assert "events accepted by the sandbox == valid rows == distinct eventIds: yes" in text
+    assert "fetch (SQLite fetchmany via the row source)" in text
+    assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
