@@ -18,7 +18,7 @@ from airflow_provider_linkedin_capi.sandbox.config import (
     default_active_versions,
     version_tuple,
 )
-from airflow_provider_linkedin_capi.sandbox.faults import DroppedConnection, FaultSpec
+from airflow_provider_linkedin_capi.sandbox.faults import FAULT_KINDS, DroppedConnection, FaultSpec
 
 
 class _HideDroppedConnections(logging.Filter):
@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=[],
         metavar="SPEC",
-        help="KIND:opt=value,... with KIND in 429, 500, 503, drop, slow, expire_token and options every, "
+        help="KIND:opt=value,... with KIND in " + ", ".join(FAULT_KINDS) + " and options every, "
         "fraction, after, limit, path, delay, when; e.g. 429:every=7 drop:fraction=0.01,when=after",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for fractional faults")

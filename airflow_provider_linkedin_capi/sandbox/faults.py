@@ -1,5 +1,5 @@
 """Fault injection as pure ASGI middleware: throttles, server errors, dropped connections, slowness and
-token expiry, on every Nth or a random fraction of matching requests.
+token expiry or a token that has not propagated yet, on every Nth or a random fraction of matching requests.
 
 A "drop" has to look like a real network failure to the client, not like an HTTP error: the middleware
 starts a response that announces more bytes than it sends, then raises, and uvicorn closes the socket
@@ -8,6 +8,8 @@ request be processed and stored first — the nastiest case for a client's exact
 Faults only touch ``/rest`` and the OAuth endpoints, never ``/_sandbox``. ``expire_token`` expires whatever
 token the request presents, the static Direct API token included (it then stays expired until a reset).
 A client that gives up during a ``slow`` fault is counted under status 499 and its request is not processed.
+``unpropagated_token`` answers 401 REVOKED_ACCESS_TOKEN (65601) without revoking anything, as LinkedIn does
+for a token minted moments ago that has not reached every server yet (contract §7.11, THIRD-PARTY).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
-FAULT_KINDS = ("429", "500", "503", "drop", "slow", "expire_token")
+from airflow_provider_linkedin_capi.sandbox.auth import UNAUTHORIZED_BODIES
+
+FAULT_KINDS = ("429", "500", "503", "drop", "slow", "expire_token", "unpropagated_token")
 FAULTABLE_PREFIXES = ("/rest", "/oauth/v2")
 
 _BODIES = {
@@ -171,6 +175,8 @@ class FaultInjectionMiddleware:
         elif kind == "slow":
             await asyncio.sleep(spec.delay)
             await self.app(scope, receive, send)
+        elif kind == "unpropagated_token":
+            await _send_error(send, 401, UNAUTHORIZED_BODIES["revoked"])
         elif kind == "expire_token":
             token = _bearer(scope)
             if token:

@@ -93,6 +93,17 @@ def test_revoked_fresh_token_is_retried_once_then_refreshed_then_fails(hook, san
     assert stats["requests_by_status"]["400"] == 1
 
 
+def test_a_fresh_token_that_has_not_propagated_is_retried_after_a_short_wait(hook, sandbox, rule):
+    # LinkedIn answers 401/65601 for a token minted moments ago (contract 7.11): the hook waits once and
+    # retries the same token instead of refreshing or failing.
+    sandbox.admin.set_faults([{"kind": "unpropagated_token", "every": 1, "limit": 1, "path": "/rest"}])
+    assert hook.get_conversion_rule(rule["id"])["id"] == rule["id"]
+    stats = sandbox.admin.stats()
+    assert stats["faults_injected"] == {"unpropagated_token": 1}
+    assert stats["requests_by_status"]["401"] == 1
+    assert stats["requests_by_path"].get("/oauth/v2/accessToken") == 1  # no second refresh
+
+
 def test_revoked_old_token_is_refreshed_without_waiting(hook, sandbox, rule):
     hook.get_conversion_rule(rule["id"])
     hook._token = type(hook._token)(hook._token.value, hook._token.expires_at, None, obtained_at=0.0)
