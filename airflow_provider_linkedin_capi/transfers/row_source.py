@@ -1,14 +1,19 @@
 """Stream a SQL query's rows from any Airflow ``DbApiHook`` without holding the result in memory.
 
 A nightly CRM export can be millions of rows, so rows arrive in chunks of ``fetch_size``. That alone is not
-enough for PostgreSQL: psycopg's default (client-side) cursor downloads the whole result on ``execute``, and
-``fetchmany`` then only slices what is already in memory. A *named* cursor keeps the result on the server
-and fetches it chunk by chunk, so PostgreSQL connections (psycopg 2 or 3) get one; every other driver gets
-a plain cursor and ``fetchmany``.
+enough for every driver: some default cursors download the whole result on ``execute``, and ``fetchmany``
+then only slices what is already in memory. So:
+
+- PostgreSQL (psycopg 2 or 3): a *named* cursor keeps the result on the server and fetches it chunk by chunk;
+- MySQL/MariaDB through mysqlclient (``MySQLdb``, MySqlHook's default client) or PyMySQL: an unbuffered
+  ``SSCursor``, which reads rows off the socket as they are fetched;
+- every other driver: its plain cursor and ``fetchmany`` (SQLite, mysql-connector-python, Snowflake,
+  BigQuery and Trino fetch lazily on their own).
 """
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -62,6 +67,25 @@ def _named_cursor(conn: Any, fetch_size: int) -> Any:
     return cursor
 
 
+def _mysql_unbuffered_cursor(conn: Any) -> Any | None:
+    """An ``SSCursor`` for mysqlclient and PyMySQL connections (both keep it in ``<driver>.cursors``)."""
+    driver = type(conn).__module__.partition(".")[0]
+    if driver not in ("MySQLdb", "pymysql"):
+        return None
+    cursors = importlib.import_module(f"{driver}.cursors")
+    return conn.cursor(cursors.SSCursor)
+
+
+def _streaming_cursor(conn: Any, fetch_size: int) -> tuple[Any, bool]:
+    """The cursor that streams this driver's results, and whether the result stays on the server."""
+    if is_postgres_connection(conn):
+        return _named_cursor(conn, fetch_size), True
+    unbuffered = _mysql_unbuffered_cursor(conn)
+    if unbuffered is not None:
+        return unbuffered, True
+    return conn.cursor(), False
+
+
 @dataclass
 class RowStream:
     """An executed query: its column names, and its rows in chunks of at most ``fetch_size``."""
@@ -90,8 +114,7 @@ def open_row_stream(
     if fetch_size < 1:
         raise ValueError(f"fetch_size must be at least 1, got {fetch_size}")
     with closing(hook.get_conn()) as conn:
-        server_side = is_postgres_connection(conn)
-        cursor = _named_cursor(conn, fetch_size) if server_side else conn.cursor()
+        cursor, server_side = _streaming_cursor(conn, fetch_size)
         with closing(cursor):
             if parameters is None:
                 cursor.execute(sql)

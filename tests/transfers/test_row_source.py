@@ -120,3 +120,39 @@ def test_postgres_rows_are_tuples_even_with_a_dict_cursor_extra(postgres_dsn, mo
     with open_row_stream(get_db_hook("pg_dicts"), "SELECT 1 AS a, 2 AS b", fetch_size=5) as stream:
         rows = [row for chunk in stream.chunks() for row in chunk]
     assert rows == [(1, 2)]
+
+
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
+
+
+@pytest.fixture
+def mariadb_connect():
+    """PyMySQL connections to the machine's MariaDB; skipped where no server listens (it is optional)."""
+    pymysql = pytest.importorskip("pymysql")
+    try:
+        pymysql.connect(**MARIADB, connect_timeout=2).close()
+    except pymysql.err.OperationalError as error:
+        pytest.skip(f"no MariaDB/MySQL server at 127.0.0.1:3306 ({error})")
+    return lambda: pymysql.connect(**MARIADB)
+
+
+def test_mysql_streams_through_an_unbuffered_cursor(mariadb_connect):
+    # mysqlclient (MySqlHook's default client) and PyMySQL buffer the whole result in their default cursor;
+    # the SSCursor reads rows off the socket as they are fetched. Both drivers keep it in <driver>.cursors.
+    import pymysql.cursors
+
+    hook = _ConnectionHook(mariadb_connect)
+    with open_row_stream(
+        hook,
+        "WITH RECURSIVE s (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 25) "
+        "SELECT n, CONCAT('x', n) AS label FROM s WHERE n > %s",
+        [0],
+        fetch_size=10,
+    ) as stream:
+        assert type(stream.cursor) is pymysql.cursors.SSCursor
+        assert stream.server_side
+        assert stream.columns == ["n", "label"]
+        chunks = list(stream.chunks())
+
+    assert [len(chunk) for chunk in chunks] == [10, 10, 5]
+    assert [row[0] for chunk in chunks for row in chunk] == list(range(1, 26))
