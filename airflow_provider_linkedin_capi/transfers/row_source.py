@@ -7,8 +7,8 @@ then only slices what is already in memory. So:
 - PostgreSQL (psycopg 2 or 3): a *named* cursor keeps the result on the server and fetches it chunk by chunk;
 - MySQL/MariaDB through mysqlclient (``MySQLdb``, MySqlHook's default client) or PyMySQL: an unbuffered
   ``SSCursor``, which reads rows off the socket as they are fetched;
-- every other driver: its plain cursor and ``fetchmany`` (SQLite, mysql-connector-python, Snowflake,
-  BigQuery and Trino fetch lazily on their own).
+- every other driver: its plain cursor and ``fetchmany`` (SQLite and mysql-connector-python fetch lazily
+  by default; for others, check that the driver's default cursor does not buffer the whole result).
 """
 
 from __future__ import annotations
