@@ -64,10 +64,8 @@ def _push_ours(spec: dict[str, Any]) -> dict[str, Any]:
         sql=spec["query"],
         sql_conn_id="benchmark_sqlite",
         conversion_rule_id=spec["rule_id"],
-        key_columns=["crm_id"],
-        batch_size=5_000,
         linkedin_capi_conn_id="benchmark_linkedin",
-        **spec.get("operator_kwargs", {}),
+        **{"key_columns": ["crm_id"], "batch_size": 5_000, **spec.get("operator_kwargs", {})},
     )
     return operator.execute(context={})
 
