@@ -162,6 +162,10 @@ def test_any_row_becomes_a_valid_event_or_a_known_rejection(case):
         check(builder, result)
         assert builder.build(row) == result  # deterministic, including derived eventIds
         assert builder.build_mapping(dict(zip(columns, row, strict=True))) == result
+    # The builder remembers normalised names, countries, currencies and dates across rows: a builder that
+    # has seen the other rows must answer exactly like one that sees this row first.
+    for row in rows:
+        assert EventBuilder(columns, settings(**overrides)).build(row) == builder.build(row)
 
 
 @BOUNDED
