@@ -41,7 +41,10 @@ def crm_factory(tmp_path, monkeypatch):
 @pytest.fixture
 def load_dag(airflow_db):
     """Parse one example DAG file the way the DAG processor does (it must be inside DAGS_FOLDER)."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
 
     def load(dag_id: str):
         bag = DagBag(dag_folder=str(EXAMPLE_DAGS / f"{dag_id}.py"))
