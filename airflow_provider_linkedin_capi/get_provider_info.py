@@ -119,6 +119,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Longest retry wait (seconds)",
                         "schema": {"type": ["number", "null"], "minimum": 0, "default": 60},
                     },
+                    "token_propagation_wait": {
+                        "label": "Fresh-token wait (seconds)",
+                        "description": "Waited once when LinkedIn refuses a token minted moments ago as "
+                        "revoked (third-party sourced behaviour).",
+                        "schema": {"type": ["number", "null"], "minimum": 0, "default": 2},
+                    },
                 },
             }
         ],

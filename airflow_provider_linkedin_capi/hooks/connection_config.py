@@ -61,6 +61,7 @@ class LinkedInCapiConnectionConfig:
     max_retries: int | None = None
     retry_min_wait: float | None = None
     retry_max_wait: float | None = None
+    token_propagation_wait: float | None = None
 
     @property
     def uses_refresh_token(self) -> bool:
@@ -145,6 +146,9 @@ class LinkedInCapiConnectionConfig:
             max_retries=_number(where, "max_retries", extra("max_retries"), int, 0),
             retry_min_wait=_number(where, "retry_min_wait", extra("retry_min_wait"), float, 0),
             retry_max_wait=_number(where, "retry_max_wait", extra("retry_max_wait"), float, 0),
+            token_propagation_wait=_number(
+                where, "token_propagation_wait", extra("token_propagation_wait"), float, 0
+            ),
         )
 
 

@@ -83,6 +83,9 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 8
 DEFAULT_RETRY_MIN_WAIT = 1.0
 DEFAULT_RETRY_MAX_WAIT = 60.0
+# A freshly minted token can be refused as revoked (401/65601) until it has propagated (contract
+# §7.11, THIRD-PARTY): wait this long once before retrying it.
+DEFAULT_TOKEN_PROPAGATION_WAIT = 2.0
 RULES_PAGE_SIZE = 100
 CONVERSIONS_API = "CONVERSIONS_API"
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
@@ -178,16 +181,15 @@ class LinkedInCapiHook(BaseHook):
         extra, else 60.
     :param requests_per_minute: client-side request budget; default: the connection's
         ``requests_per_minute`` extra, else 600 (LinkedIn's figure per token, THIRD-PARTY sourced).
+    :param token_propagation_wait: seconds to wait, once, when LinkedIn refuses a token minted moments ago
+        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``token_propagation_wait``
+        extra, else 2.
     """
 
     conn_name_attr = "linkedin_capi_conn_id"
     default_conn_name = "linkedin_capi_default"
     conn_type = "linkedin_capi"
     hook_name = "LinkedIn Conversions API"
-
-    # A freshly minted token can be refused as revoked (401/65601) until it has propagated (contract
-    # §7.11, THIRD-PARTY): wait this long once before retrying it.
-    token_propagation_wait = 2.0
 
     def __init__(
         self,
@@ -199,6 +201,7 @@ class LinkedInCapiHook(BaseHook):
         retry_min_wait: float | None = None,
         retry_max_wait: float | None = None,
         requests_per_minute: int | None = None,
+        token_propagation_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -213,6 +216,7 @@ class LinkedInCapiHook(BaseHook):
         self._retry_min_wait = retry_min_wait
         self._retry_max_wait = retry_max_wait
         self._requests_per_minute = requests_per_minute
+        self._token_propagation_wait = token_propagation_wait
         self._token: AccessToken | None = None
         self._token_lock = threading.Lock()
         self._session: requests.Session | None = None
@@ -262,6 +266,16 @@ class LinkedInCapiHook(BaseHook):
     @property
     def max_retries(self) -> int:
         return _first_set(self._max_retries, self.config.max_retries, DEFAULT_MAX_RETRIES)
+
+    @property
+    def token_propagation_wait(self) -> float:
+        return _first_set(
+            self._token_propagation_wait, self.config.token_propagation_wait, DEFAULT_TOKEN_PROPAGATION_WAIT
+        )
+
+    @token_propagation_wait.setter
+    def token_propagation_wait(self, seconds: float) -> None:
+        self._token_propagation_wait = seconds
 
     @property
     def requests_per_minute(self) -> int:

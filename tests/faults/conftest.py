@@ -121,9 +121,9 @@ def fast_sandbox(sandbox, monkeypatch):
 @pytest.fixture
 def short_retry_waits(monkeypatch):
     """A just-minted token refused as revoked is retried after 0.05 s instead of 2 s."""
-    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+    from airflow_provider_linkedin_capi.hooks import linkedin_capi
 
-    monkeypatch.setattr(LinkedInCapiHook, "token_propagation_wait", 0.05)
+    monkeypatch.setattr(linkedin_capi, "DEFAULT_TOKEN_PROPAGATION_WAIT", 0.05)
 
 
 def events_by_id(sandbox, rule_id: str, page: int = 20_000) -> dict[str, list[dict]]:

@@ -130,6 +130,7 @@ def test_static_access_token_needs_no_client():
         ({"access_token": "a", "requests_per_minute": 0}, {}, "requests_per_minute"),
         ({"access_token": "a", "requests_per_minute": "lots"}, {}, "requests_per_minute"),
         ({"access_token": "a", "max_retries": -1}, {}, "max_retries"),
+        ({"access_token": "a", "token_propagation_wait": "-0.5"}, {}, "token_propagation_wait"),
     ],
 )
 def test_invalid_connections_name_the_field(extra, fields, match):
@@ -138,27 +139,32 @@ def test_invalid_connections_name_the_field(extra, fields, match):
     assert isinstance(info.value, ValueError)
 
 
-def test_retry_waits_come_from_the_connection_unless_the_hook_is_given_them(monkeypatch):
+def test_waits_come_from_the_connection_unless_the_hook_is_given_them(monkeypatch):
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 
     payload = {
         "conn_type": "linkedin_capi",
-        "extra": {"access_token": "static-token-abcdef", "retry_min_wait": "0.25", "retry_max_wait": 4},
+        "extra": {
+            "access_token": "static-token-abcdef",
+            "retry_min_wait": "0.25",
+            "retry_max_wait": 4,
+            "token_propagation_wait": "0.5",
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_LI_WAITS", json.dumps(payload))
     hook = LinkedInCapiHook("li_waits")
-    assert (hook.retry_min_wait, hook.retry_max_wait) == (0.25, 4.0)
+    assert (hook.retry_min_wait, hook.retry_max_wait, hook.token_propagation_wait) == (0.25, 4.0, 0.5)
     assert (LinkedInCapiHook("li_waits", retry_min_wait=0.0).retry_min_wait) == 0.0
+    assert LinkedInCapiHook("li_waits", token_propagation_wait=0).token_propagation_wait == 0
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_LI_NO_WAITS", json.dumps({**payload, "extra": {"access_token": "t" * 20}})
     )
-    assert (
-        LinkedInCapiHook("li_no_waits").retry_min_wait,
-        LinkedInCapiHook("li_no_waits").retry_max_wait,
-    ) == (
+    defaults = LinkedInCapiHook("li_no_waits")
+    assert (defaults.retry_min_wait, defaults.retry_max_wait, defaults.token_propagation_wait) == (
         1.0,
         60.0,
+        2.0,
     )
 
     with pytest.raises(LinkedInCapiConfigError, match="retry_min_wait"):

@@ -135,9 +135,9 @@ def _exception_text(exc: BaseException) -> str:
 def test_no_identifier_secret_or_token_leaks_from_a_push(
     sandbox, leak_rows, minted_tokens, debug_everywhere, capfd, tmp_path, monkeypatch
 ):
-    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+    from airflow_provider_linkedin_capi.hooks import linkedin_capi
 
-    monkeypatch.setattr(LinkedInCapiHook, "token_propagation_wait", 0.01)
+    monkeypatch.setattr(linkedin_capi, "DEFAULT_TOKEN_PROPAGATION_WAIT", 0.01)
     caplog = debug_everywhere
     rule_id = str(sandbox.admin.create_rule(name="leak probe")["id"])
     sandbox.admin.poison(["leak-4"])
