@@ -18,6 +18,10 @@ class LinkedInCapiError(AirflowException):
         self.code = code
 
 
+class LinkedInCapiConfigError(LinkedInCapiError, AirflowFailException, ValueError):
+    """The connection is incomplete or malformed: no task retry can fix it, so the task fails at once."""
+
+
 class LinkedInCapiAuthError(LinkedInCapiError, AirflowFailException):
     """The credentials are unusable (revoked/expired refresh token, bad client): fail without task retries."""
 

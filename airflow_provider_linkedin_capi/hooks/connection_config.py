@@ -14,10 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow.providers.common.compat.sdk import AirflowFailException
-
 from airflow_provider_linkedin_capi import urns
-from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError
 
 CONN_TYPE = "linkedin_capi"
 DEFAULT_HOST = "https://api.linkedin.com/rest"
@@ -28,10 +26,6 @@ DEFAULT_API_VERSION = "202608"
 DEFAULT_REQUESTS_PER_MINUTE = 600
 _LEGACY_PREFIX = f"extra__{CONN_TYPE}__"
 _API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
-
-
-class LinkedInCapiConfigError(LinkedInCapiError, AirflowFailException, ValueError):
-    """The connection is incomplete or malformed: no task retry can fix it, so the task fails at once."""
 
 
 class _ConnectionLike(Protocol):

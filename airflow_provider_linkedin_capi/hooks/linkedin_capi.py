@@ -40,6 +40,7 @@ from tenacity import (
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiAuthError,
+    LinkedInCapiConfigError,
     LinkedInCapiError,
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
@@ -47,7 +48,6 @@ from airflow_provider_linkedin_capi.exceptions import (
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
 from airflow_provider_linkedin_capi.hooks.connection_config import (
     DEFAULT_API_VERSION,
-    LinkedInCapiConfigError,
     LinkedInCapiConnectionConfig,
 )
 from airflow_provider_linkedin_capi.hooks.oauth import (

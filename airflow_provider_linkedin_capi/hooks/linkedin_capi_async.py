@@ -20,12 +20,12 @@ from airflow.sdk import BaseHook
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiAuthError,
+    LinkedInCapiConfigError,
     LinkedInCapiError,
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
 )
 from airflow_provider_linkedin_capi.hooks.connection_config import (
-    LinkedInCapiConfigError,
     LinkedInCapiConnectionConfig,
 )
 from airflow_provider_linkedin_capi.hooks.oauth import (

@@ -7,11 +7,11 @@ import json
 import pytest
 from airflow.sdk import Connection
 
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError
 from airflow_provider_linkedin_capi.hooks.connection_config import (
     DEFAULT_API_VERSION,
     DEFAULT_HOST,
     DEFAULT_TOKEN_URL,
-    LinkedInCapiConfigError,
     LinkedInCapiConnectionConfig,
 )
 

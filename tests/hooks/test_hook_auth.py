@@ -6,9 +6,9 @@ import pytest
 
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiAuthError,
+    LinkedInCapiConfigError,
     LinkedInCapiVersionError,
 )
-from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConfigError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 
 
