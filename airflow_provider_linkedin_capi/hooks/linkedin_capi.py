@@ -273,10 +273,6 @@ class LinkedInCapiHook(BaseHook):
             self._token_propagation_wait, self.config.token_propagation_wait, DEFAULT_TOKEN_PROPAGATION_WAIT
         )
 
-    @token_propagation_wait.setter
-    def token_propagation_wait(self, seconds: float) -> None:
-        self._token_propagation_wait = seconds
-
     @property
     def requests_per_minute(self) -> int:
         return self._requests_per_minute or self.config.requests_per_minute
