@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, TypeVar
@@ -44,6 +45,10 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiError,
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
+)
+from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
+    expected_sunset,
+    warn_if_version_near_sunset,
 )
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
 from airflow_provider_linkedin_capi.hooks.connection_config import (
@@ -221,6 +226,7 @@ class LinkedInCapiHook(BaseHook):
         self._token_lock = threading.Lock()
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
+        self._version_checked = False
         self.token_refreshes = 0
 
     # ------------------------------------------------------------------ configuration
@@ -438,6 +444,11 @@ class LinkedInCapiHook(BaseHook):
         :param recover: for calls that are unsafe to repeat (a create): asked before each retry that follows
             an ambiguous failure; a reply it returns ends the call instead of a second request.
         """
+        if not self._version_checked:
+            self._version_checked = True
+            warn_if_version_near_sunset(
+                self.api_version, datetime.now(UTC).date(), self.log, self.linkedin_capi_conn_id
+            )
         url = f"{self.config.base_url}{path}" + (f"?{query}" if query else "")
         data = None if body is None else orjson.dumps(body, default=_json_default)
         ambiguous_before = False
@@ -848,16 +859,18 @@ class LinkedInCapiHook(BaseHook):
         """Prove the credentials and the version: get a token, then read one rule of the ad account."""
         try:
             self._current_token()
+            api_version = self.api_version
+            version = f"LinkedIn-Version {api_version} (expected sunset {expected_sunset(api_version)})"
             account = self.ad_account_id
             if account is None:
                 return True, (
                     f"Obtained an access token for connection {self.linkedin_capi_conn_id!r}; it has no "
-                    f"'ad_account_id', so the API check (LinkedIn-Version {self.api_version}) was skipped"
+                    f"'ad_account_id', so the API check ({version}) was skipped"
                 )
             account_urn = urns.account_urn(account)
             page = self._rules_page(account_urn, 0, 1, max_retries=1, timeout=min(self.timeout, 15.0))
             return True, (
-                f"Connected to {self.config.base_url} with LinkedIn-Version {self.api_version}: read the "
+                f"Connected to {self.config.base_url} with {version}: read the "
                 f"conversion rules of {account_urn} ({len(page)} on the first page)"
             )
         except Exception as err:
