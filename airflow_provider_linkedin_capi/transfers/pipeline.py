@@ -7,7 +7,7 @@ or events. Progress is reported once per fetched chunk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
 
 BatchSink = Callable[[list[dict[str, Any]], Sequence[int]], None]
+Batch = tuple[list[dict[str, Any]], list[int]]
 
 
 class InvalidRowError(AirflowFailException):
@@ -64,8 +65,7 @@ class RowPipeline:
         refusal = self.rules.refusal
         reject = self._reject
         size = self.batch_size
-        per_rule = self.batch_per_rule
-        open_batches: dict[str, tuple[list[dict[str, Any]], list[int]]] = {}
+        rule_batches = RuleBatches(size) if self.batch_per_rule else None
         events: list[dict[str, Any]] = []
         rows: list[int] = []
         add_event = events.append
@@ -83,8 +83,11 @@ class RowPipeline:
                     if refused is not None:
                         reject(row_no, refused)
                         continue
-                if per_rule:
-                    self._add_to_rule_batch(open_batches, event, row_no, sink)
+                if rule_batches is not None:
+                    full = rule_batches.add(event, row_no)
+                    if full is not None:
+                        self.rows_read = row_no
+                        sink(*full)
                     continue
                 add_event(event)
                 add_row(row_no)
@@ -98,9 +101,9 @@ class RowPipeline:
             self.progress.maybe_report(row_no, self.count_sent(), self.rejections.total)
         if events:
             sink(events, rows)
-        for rule_events, rule_rows in open_batches.values():
-            if rule_events:
-                sink(rule_events, rule_rows)
+        if rule_batches is not None:
+            for batch in rule_batches.drain():
+                sink(*batch)
 
     def _reject(self, row_no: int, rejection: Rejection) -> None:
         self.rejections.record(row_no, rejection)
@@ -108,19 +111,45 @@ class RowPipeline:
             self.rows_read = row_no
             raise InvalidRowError(row_no, rejection)
 
-    def _add_to_rule_batch(
-        self,
-        open_batches: dict[str, tuple[list[dict[str, Any]], list[int]]],
-        event: dict[str, Any],
-        row_no: int,
-        sink: BatchSink,
-    ) -> None:
-        batch = open_batches.get(event["conversion"])
+
+class RuleBatches:
+    """One open batch per conversion rule, for ``batch_per_rule=True``: no batch mixes rules.
+
+    Whether LinkedIn takes one batch naming several rules is UNKNOWN (contract), so users can keep them
+    apart; the rows of each batch are then not consecutive, and the row numbers travel with the events.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._open: dict[str, Batch] = {}
+
+    def add(self, event: dict[str, Any], row_no: int) -> Batch | None:
+        """Add one event; the batch of its rule once that batch is full, else ``None``."""
+        rule = event["conversion"]
+        batch = self._open.get(rule)
         if batch is None:
-            batch = open_batches[event["conversion"]] = ([], [])
+            batch = self._open[rule] = ([], [])
         batch[0].append(event)
         batch[1].append(row_no)
-        if len(batch[0]) == self.batch_size:
-            self.rows_read = row_no
-            sink(*batch)
-            open_batches[event["conversion"]] = ([], [])
+        if len(batch[0]) < self.batch_size:
+            return None
+        del self._open[rule]
+        return batch
+
+    def drain(self) -> Iterator[Batch]:
+        """The partly filled batches, each rule's once; afterwards nothing is open."""
+        batches, self._open = self._open, {}
+        yield from batches.values()
+
+
+def batches_per_rule(
+    batches: Iterable[tuple[list[dict[str, Any]], Sequence[int]]], batch_size: int
+) -> Iterator[Batch]:
+    """Regroup batches of mixed rules (a spool read back in row order) into batches of one rule each."""
+    rule_batches = RuleBatches(batch_size)
+    for events, rows in batches:
+        for event, row_no in zip(events, rows, strict=True):
+            full = rule_batches.add(event, row_no)
+            if full is not None:
+                yield full
+    yield from rule_batches.drain()

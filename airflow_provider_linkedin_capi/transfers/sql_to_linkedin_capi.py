@@ -24,7 +24,7 @@ from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
-from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline
+from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
@@ -233,7 +233,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             rejections,
             progress,
             batch_size=self.batch_size,
-            batch_per_rule=self.batch_per_rule,
+            # The spool keeps rows in query order; per-rule batches are formed when it is read back.
+            batch_per_rule=self.batch_per_rule and not validate_first,
             stop_on_invalid=validate_first,
             count_sent=lambda: delivery.events_sent,
         )
@@ -247,7 +248,10 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                     pipeline.run(builder, stream.chunks(), spool.write if spool else delivery.deliver)
                 if spool is not None:
                     self.log.info("All %d rows are valid; sending them", pipeline.rows_read)
-                    for events, rows in spool.batches(self.batch_size):
+                    batches = spool.batches(self.batch_size)
+                    if self.batch_per_rule:
+                        batches = batches_per_rule(batches, self.batch_size)
+                    for events, rows in batches:
                         delivery.deliver(events, rows)
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
         except (LinkedInCapiError, requests.RequestException) as exc:

@@ -179,6 +179,34 @@ def test_batches_split_per_rule_when_asked(linkedin, sqlite_crm, crm_rows, rule_
     assert len(linkedin.admin.events(rule_id=rule_ids["second"])) == 2
 
 
+def test_per_rule_batches_from_the_spool_keep_their_row_numbers(
+    linkedin, sqlite_crm, crm_rows, rule_ids, run_push, tmp_path
+):
+    # on_invalid="fail" validates everything into a spool first; batch_per_rule regroups it when read back.
+    good = [(position, row) for position, row in enumerate(crm_rows, 1) if row.expect == SENT]
+    good_ids = ", ".join(f"'{row.crm_id}'" for _, row in good)
+    second = [(number, row) for number, (_, row) in enumerate(good, 1) if row.rule == "second"]
+    assert second, "the CRM rows name the second rule per row"
+    poisoned_number, poisoned = second[-1]
+    linkedin.admin.poison([poisoned.event_id(rule_ids)])
+    rejects = tmp_path / "rejects.jsonl"
+
+    summary = run_push(
+        on_invalid="fail",
+        batch_per_rule=True,
+        rejects_path=str(rejects),
+        sql=f"SELECT * FROM crm_conversions WHERE crm_id IN ({good_ids}) ORDER BY seq",
+    )
+
+    delivered = [row for _, row in good if row is not poisoned]
+    assert_delivered_exactly(linkedin, delivered, rule_ids)
+    assert summary["batches"] == 2  # one per rule
+    assert summary["events_sent"] == len(delivered)
+    [line] = read_rejects(rejects)
+    assert (line["row"], line["code"]) == (poisoned_number, "rejected_by_linkedin")
+    assert line["event_id"] == poisoned.event_id(rule_ids)
+
+
 def test_small_batches_and_fetches(linkedin, sqlite_crm, crm_rows, rule_ids, run_push):
     summary = run_push(batch_size=3, fetch_size=2)
 
