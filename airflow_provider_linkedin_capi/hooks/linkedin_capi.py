@@ -129,11 +129,16 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """Outcome of delivering a sequence of events, indices referring to the caller's sequence."""
+    """Outcome of delivering a sequence of events, indices referring to the caller's sequence.
+
+    :param unsent: indices neither accepted nor refused, because LinkedIn failed before they were (only on
+        the result carried by a :class:`LinkedInCapiError` as ``delivered_before_failure``).
+    """
 
     accepted: int
     rejected: dict[int, str]
     requests: int
+    unsent: tuple[int, ...] = ()
 
 
 class _TransientFailure(Exception):
@@ -624,7 +629,17 @@ class LinkedInCapiHook(BaseHook):
             if not positions:
                 continue
             whole = len(positions) == len(events)  # the first attempt of a batch: no copy
-            result = self.send_conversion_events(events if whole else [events[i] for i in positions])
+            try:
+                result = self.send_conversion_events(events if whole else [events[i] for i in positions])
+            except LinkedInCapiError as error:
+                unsent = sorted([*positions, *(p for later in pending for p in later)])
+                error.delivered_before_failure = DeliveryResult(
+                    accepted=accepted,
+                    rejected=dict(sorted(rejected.items())),
+                    requests=requests_made,
+                    unsent=tuple(unsent),
+                )
+                raise
             requests_made += 1
             accepted += result.accepted
             if result.ok:

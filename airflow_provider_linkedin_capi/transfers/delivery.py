@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejection_for_event
 
 if TYPE_CHECKING:
@@ -37,17 +38,38 @@ class EventDelivery:
         self.last_event_ms: int | None = None
 
     def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
-        """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``."""
+        """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
+
+        When LinkedIn fails part-way through the batch, what it had accepted and refused by then is
+        counted before the error goes on, so the task's failure message is exact.
+        """
         if self.dry_run or self.hook is None:
-            refused: dict[int, str] = {}
-        else:
-            refused = self.hook.deliver_conversion_events(events).rejected
+            self._count(events, rows, {})
+            return
+        try:
+            result = self.hook.deliver_conversion_events(events)
+        except LinkedInCapiError as error:
+            partial = error.delivered_before_failure
+            if partial is not None and (partial.accepted or partial.rejected):
+                self._count(events, rows, partial.rejected, set(partial.unsent))
+            raise
+        self._count(events, rows, result.rejected)
+
+    def _count(
+        self,
+        events: list[dict[str, Any]],
+        rows: Sequence[int],
+        refused: dict[int, str],
+        unsent: set[int] | None = None,
+    ) -> None:
         self.batches += 1
         if refused:
             record = self.rejections.record
             for index, message in sorted(refused.items()):
                 record(rows[index], _linkedin_rejection(events[index], message))
-            stamps = [event["conversionHappenedAt"] for i, event in enumerate(events) if i not in refused]
+        if refused or unsent:
+            skip = refused.keys() | (unsent or set())
+            stamps = [event["conversionHappenedAt"] for i, event in enumerate(events) if i not in skip]
         else:
             stamps = [event["conversionHappenedAt"] for event in events]
         if not stamps:

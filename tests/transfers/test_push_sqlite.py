@@ -263,6 +263,56 @@ def test_linkedin_failing_mid_run_says_what_was_delivered(
     assert failure.value.status == 500
 
 
+@pytest.mark.parametrize(
+    ("message_format", "poisoned_at", "fault_after", "delivered", "refused"),
+    [
+        # 422 naming no element -> first half (5 accepted) -> second half: 500.
+        ("opaque", 10, 2, 5, 0),
+        # 422 naming row 3 -> the other nine resent: 500.
+        ("indexed", 3, 1, 0, 1),
+    ],
+)
+def test_linkedin_failing_inside_a_split_batch_counts_what_it_took(
+    linkedin,
+    sqlite_crm,
+    crm_rows,
+    rule_ids,
+    run_push,
+    monkeypatch,
+    tmp_path,
+    message_format,
+    poisoned_at,
+    fault_after,
+    delivered,
+    refused,
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        linkedin.connection_json(requests_per_minute=1_000_000, max_retries=0),
+    )
+    rows = [row for row in valid(crm_rows) if row.rule == "main"][:10]
+    assert len(rows) == 10
+    ids = ", ".join(f"'{row.crm_id}'" for row in rows)
+    linkedin.admin.poison([rows[poisoned_at - 1].event_id(rule_ids)], message_format=message_format)
+    linkedin.admin.set_faults(
+        [{"kind": "500", "every": 1, "after": fault_after, "path": "/rest/conversionEvents"}]
+    )
+    rejects = tmp_path / "rejects.jsonl"
+
+    with pytest.raises(LinkedInCapiError) as failure:
+        run_push(
+            rejects_path=str(rejects),
+            sql=f"SELECT * FROM crm_conversions WHERE crm_id IN ({ids}) ORDER BY seq",
+        )
+
+    message = str(failure.value)
+    assert f"after {delivered} events were delivered" in message
+    assert f"10 rows were read; {10 - delivered} of them were not delivered ({refused} rejected" in message
+    assert len(linkedin.admin.events()) == delivered
+    expected_lines = [(poisoned_at, "rejected_by_linkedin")] * refused
+    assert [(line["row"], line["code"]) for line in read_rejects(rejects)] == expected_lines
+
+
 def test_not_a_sql_connection_is_refused(linkedin, rule_ids, run_push):
     with pytest.raises(AirflowException, match="not a SQL"):
         run_push(sql_conn_id="linkedin_capi_default")
