@@ -55,6 +55,10 @@ def is_postgres_connection(conn: Any) -> bool:
 def _named_cursor(conn: Any, fetch_size: int) -> Any:
     """A server-side cursor that returns plain tuples whatever ``cursor`` extra the connection sets."""
     name = f"linkedin_capi_{uuid.uuid4().hex}"
+    # A named cursor lives in a transaction; a connection with the "autocommit" extra has none. The
+    # connection is this stream's own and only reads, so turning autocommit off changes nothing else.
+    if getattr(conn, "autocommit", False):
+        conn.autocommit = False
     if type(conn).__module__.startswith("psycopg2"):
         import psycopg2.extensions
 

@@ -195,6 +195,10 @@ class SqlToLinkedInCapiOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
+        try:
+            _rejected_fraction_limit(self.max_rejected_fraction)  # a rendered typo fails before anything
+        except ValueError as error:
+            raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
         try:
             rules = ConversionRuleGate(capi_hook)
@@ -256,6 +260,14 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
         except (LinkedInCapiError, requests.RequestException) as exc:
             raise _interrupted(exc, delivery, rejections, pipeline.rows_read) from exc
+        except Exception as exc:
+            # Typically the database: with a streaming cursor, a bad cast or a lost connection surfaces
+            # only at a later fetch, after earlier batches went out. Say what had been delivered.
+            if delivery.batches:
+                stopped = _stopped_after(delivery, rejections, pipeline.rows_read)
+                self.log.error("%s (%s; its message follows in the traceback)", stopped, type(exc).__name__)
+                exc.add_note(stopped)
+            raise
         return pipeline
 
     def _event_builder(self, columns: list[str], settings: ConversionSettings) -> EventBuilder:
@@ -301,10 +313,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         }
 
     def _check_rejected_fraction(self, summary: dict[str, Any]) -> None:
-        try:
-            limit = _rejected_fraction_limit(self.max_rejected_fraction)
-        except ValueError as error:
-            raise AirflowFailException(f"{error}. The valid events were sent. Summary: {summary}") from None
+        limit = _rejected_fraction_limit(self.max_rejected_fraction)  # checked at the start of execute
         if limit is None or not summary["rows_read"]:
             return
         fraction = summary["events_rejected"] / summary["rows_read"]
@@ -348,6 +357,19 @@ def _rejected_fraction_limit(value: Any) -> float | None:
     return limit
 
 
+_RERUN_IS_SAFE = (
+    "Re-running the task is safe: eventIds are deterministic, so the same rows carry the same eventIds."
+)
+
+
+def _stopped_after(delivery: EventDelivery, rejections: RejectionLog, rows_read: int) -> str:
+    """What had been delivered when the push stopped for a reason other than LinkedIn."""
+    return (
+        f"The push stopped after {delivery.events_sent} events were delivered in {delivery.batches} "
+        f"batches and {rows_read} rows were read ({rejections.total} rejected). {_RERUN_IS_SAFE}"
+    )
+
+
 def _interrupted(
     exc: Exception, delivery: EventDelivery, rejections: RejectionLog, rows_read: int
 ) -> LinkedInCapiError:
@@ -357,7 +379,7 @@ def _interrupted(
         f"LinkedIn failed after {delivery.events_sent} events were delivered in {delivery.batches} "
         f"batches: {exc}. {rows_read} rows were read; {not_delivered} of them were not delivered "
         f"({rejections.total} rejected, the rest not sent or not accepted, and not counted as sent). "
-        "Re-running the task is safe: eventIds are deterministic, so the same rows carry the same eventIds."
+        f"{_RERUN_IS_SAFE}"
     )
     if isinstance(exc, LinkedInCapiError):
         return type(exc)(message, status=exc.status, code=exc.code)

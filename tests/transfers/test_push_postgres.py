@@ -126,3 +126,72 @@ def test_typed_postgres_columns(linkedin, postgres_dsn, rule_ids, run_push, monk
         ("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", str(uuid.UUID(int=7))),
         ("PLAINTEXT_IP_ADDRESS", "192.0.2.10"),
     ]
+
+
+@pytest.fixture
+def pg_table(postgres_dsn):
+    """``make(ddl, rows)``: a uniquely named table in db ``test``, dropped afterwards."""
+    conn = psycopg2.connect(postgres_dsn)
+    tables: list[str] = []
+
+    def make(ddl: str, rows: list[tuple]) -> str:
+        table = f"crm_{uuid.uuid4().hex[:12]}"
+        with conn, conn.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE {table} ({ddl})")
+            placeholders = ", ".join(["%s"] * len(rows[0]))
+            cursor.executemany(f"INSERT INTO {table} VALUES ({placeholders})", rows)
+        tables.append(table)
+        return table
+
+    try:
+        yield make
+    finally:
+        with conn, conn.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.close()
+
+
+def _recent_rows(count: int) -> list[tuple]:
+    happened = (datetime.now(UTC) - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+    return [(seq, f"buyer{seq}@example.com", happened, "12.50") for seq in range(1, count + 1)]
+
+
+def test_a_connection_in_autocommit_mode_still_streams(linkedin, pg_table, rule_ids, run_push, monkeypatch):
+    table = pg_table("seq integer, email text, conversionhappenedat text, amount text", _recent_rows(7))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{PG_CONN_ID.upper()}", json.dumps({**PG_CONNECTION, "extra": {"autocommit": True}})
+    )
+
+    summary = run_push(
+        sql_conn_id=PG_CONN_ID,
+        sql=f"SELECT seq, email, conversionhappenedat FROM {table}",
+        key_columns=["seq"],
+    )
+
+    assert summary["events_sent"] == 7
+    assert len(linkedin.admin.events()) == 7
+
+
+def test_a_query_failing_mid_stream_says_what_was_already_delivered(
+    linkedin, pg_table, rule_ids, run_push, monkeypatch, capfd
+):
+    # The cast fails only when row 15 is fetched: two batches of five have gone out by then.
+    rows = _recent_rows(20)
+    rows[14] = (*rows[14][:3], "N/A")
+    table = pg_table("seq integer, email text, conversionhappenedat text, amount text", rows)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{PG_CONN_ID.upper()}", json.dumps(PG_CONNECTION))
+
+    with pytest.raises(Exception, match="invalid input syntax for type numeric") as failure:
+        run_push(
+            sql_conn_id=PG_CONN_ID,
+            sql=f"SELECT seq, email, conversionhappenedat, amount::numeric AS amount, 'USD' AS currencycode "
+            f"FROM {table}",
+            key_columns=["seq"],
+            batch_size=5,
+        )
+
+    stopped = "The push stopped after 10 events were delivered in 2 batches and 10 rows were read"
+    assert any(note.startswith(stopped) for note in failure.value.__notes__)
+    assert stopped in capfd.readouterr().out
+    assert len(linkedin.admin.events()) == 10
