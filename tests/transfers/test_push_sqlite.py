@@ -496,6 +496,6 @@ def test_a_limit_that_renders_to_no_number_fails_clearly(linkedin, sqlite_crm, r
 
     op = make_operator(rule_ids, max_rejected_fraction="{{ params.limit }}", params={"limit": "a lot"})
     op.render_template_fields({"params": {"limit": "a lot"}})
-    with pytest.raises(AirflowFailException, match="max_rejected_fraction must be a number.*Nothing was"):
+    with pytest.raises(AirflowFailException, match=r"max_rejected_fraction must be a number.*Nothing was"):
         op.execute(context={})
     assert linkedin.admin.events() == []  # refused before anything was sent
