@@ -2,8 +2,9 @@
 
 Nothing can be flushed or rolled back after SIGKILL, so the only thing that makes the re-run safe is the
 eventId: derived from the rule and the key columns, it must come out the same in the second process, so
-that every row the first process delivered is sent again under the same id (LinkedIn deduplicates it) and
-every row it did not deliver arrives now.
+that every row the first process delivered is sent again under the same id (so LinkedIn can recognise
+the copy; whether it deduplicates CAPI copies is UNKNOWN, see the README) and every row it did not deliver
+arrives now.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Everything runs over real HTTP against the sandbox, whose fault injection answer
 429/500/503, drops connections before or after it has stored the batch, and expires the access token.
 "Exactly once" is judged the way LinkedIn would: by ``eventId``. A batch whose connection dropped after the
 sandbox stored it is sent again, so the sandbox may hold two copies; they must be the same event, with the
-same eventId, which LinkedIn deduplicates.
+same eventId. That is what the issue asks for. Whether LinkedIn deduplicates two CAPI copies by eventId is
+UNKNOWN (contract §2.4.2; only Insight Tag and CAPI dedup is documented): the README says so.
 """
 
 from __future__ import annotations
