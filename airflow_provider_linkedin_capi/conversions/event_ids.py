@@ -19,6 +19,7 @@ serialised by orjson (UTF-8, no whitespace), whose first element ``"v1"`` versio
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -64,7 +65,9 @@ def key_text(value: Any) -> str | None:
     """A key value in a form that does not depend on the driver: ``42``, ``42.0`` and ``"42"`` agree.
 
     Text is trimmed but keeps its case; timezone-aware datetimes are written in UTC, naive ones as they
-    are; NULL and empty text are ``None``.
+    are; integers in decimal, except those longer than Python prints in decimal (4,300 digits unless
+    ``PYTHONINTMAXSTRDIGITS`` says otherwise), which are written in hex (``0x...``) rather than refused:
+    a key only has to be stable, and hex is linear and has no such limit. NULL and empty text are ``None``.
     """
     try:
         text = to_text(value)
@@ -85,6 +88,8 @@ def _non_text_key(value: Any) -> str:
             return value.replace(tzinfo=None).isoformat()
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, numbers.Integral):  # an integer too long for decimal text (see key_text)
+        return format(int(value), "#x")
     try:
         return repr(value)
     except Exception:  # a value whose repr fails still needs a stable, if coarse, key
@@ -118,7 +123,10 @@ class KeyEventIds:
         if prefix is None:
             prefix = self._prefixes[rule_urn] = orjson.dumps([RECIPE_VERSION, rule_urn])[:-1] + b","
         if len(key_values) == 1 and key_values[0].__class__ is int:
-            return hashlib.sha256(b'%s"%d"]' % (prefix, key_values[0])).hexdigest()
+            try:
+                return hashlib.sha256(b'%s"%d"]' % (prefix, key_values[0])).hexdigest()
+            except ValueError:  # too many digits for decimal text: the general path writes it in hex
+                pass
         texts = [
             (value.strip() or None) if value.__class__ is str and value.isascii() else key_text(value)
             for value in key_values

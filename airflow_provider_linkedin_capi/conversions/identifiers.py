@@ -32,6 +32,11 @@ _ASCII_EMAIL_SHAPE = re.compile(
     r"[\x21-\x3f\x41-\x7e]++@[\x21-\x2d\x2f-\x3f\x41-\x7e]++(?:\.[\x21-\x2d\x2f-\x3f\x41-\x7e]++)++"
 )
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_UUID_HEX = "(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})"
+#: The UUID spellings a google_aid may take: canonical or bare hex, optionally braced or a urn:uuid: URN.
+_GOOGLE_AID_SHAPE = re.compile(rf"(?ai:urn:uuid:)?({_UUID_HEX})|\{{({_UUID_HEX})\}}")
+#: Zero-width space, non-joiner and joiner, word joiner, byte-order mark (zero-width no-break space).
+_INVISIBLE_EDGES = "\u200b\u200c\u200d\u2060\ufeff"
 _INVALID_EMAIL_MESSAGE = (
     "email is not an e-mail address (expected one @, a non-empty local part, a dotted domain, no spaces)"
 )
@@ -52,6 +57,8 @@ def email_sha256(text: str) -> str:
 
     A value that already is 64 hex characters is taken as a hash and passed through lower-cased, like
     LinkedIn's GTM template does, so a column that mixes raw and hashed addresses still works.
+    Zero-width characters and byte-order marks at either end are trimmed like spaces (see
+    :func:`_trim_invisible`); that check runs only for non-ASCII text, off the common path.
     """
     lowered = text.lower()
     if lowered.isascii():
@@ -59,12 +66,29 @@ def email_sha256(text: str) -> str:
             return hashlib.sha256(lowered.encode()).hexdigest()
         if len(lowered) == 64 and _SHA256_HEX.fullmatch(lowered):
             return lowered
-    elif EMAIL_SHAPE.fullmatch(lowered) is not None:
-        try:
-            return hashlib.sha256(ensure_utf8(lowered).encode()).hexdigest()
-        except NotText:
-            pass
+    else:
+        trimmed = _trim_invisible(lowered)
+        if trimmed != lowered:
+            return email_sha256(trimmed)
+        if EMAIL_SHAPE.fullmatch(lowered) is not None:
+            try:
+                return hashlib.sha256(ensure_utf8(lowered).encode()).hexdigest()
+            except NotText:
+                pass
     raise RowRejected(RejectionCode.INVALID_EMAIL, "email", _INVALID_EMAIL_MESSAGE)
+
+
+def _trim_invisible(text: str) -> str:
+    """``text`` without the invisible characters, and the spaces next to them, at its ends.
+
+    Copying from web pages, spreadsheets and Windows files leaves a byte-order mark or a zero-width
+    (non-)joiner or space at the edge of an address. They are invisible in every tool, yet hashed with the
+    address they make a hash that matches nobody, while the address itself is fine.
+    """
+    trimmed = text
+    while (stripped := trimmed.strip(_INVISIBLE_EDGES).strip()) != trimmed:
+        trimmed = stripped
+    return trimmed
 
 
 def checked_sha256(text: str) -> str:
@@ -124,8 +148,11 @@ def google_aid(value: Any) -> str:
     """An Android advertising id, as a canonical lower-case UUID; ``""`` for the all-zero id.
 
     Android reports the all-zero id when the member opted out of ad personalisation; it identifies
-    nobody, so it counts as absent rather than as an error. Any form :class:`uuid.UUID` reads is
-    accepted (with or without hyphens, braces or ``urn:uuid:``).
+    nobody, so it counts as absent rather than as an error. Accepted spellings: the canonical 8-4-4-4-12
+    hex groups or 32 bare hex digits, in either case, optionally in braces or after ``urn:uuid:``.
+    :class:`uuid.UUID` alone is not the check: it drops every hyphen wherever it is and reads the rest
+    with ``int(..., 16)``, which takes ``_``, ``0x``, ``+`` and non-ASCII digits, so a corrupted id
+    would be sent rewritten as some other member's.
     """
     if isinstance(value, uuid.UUID):
         parsed = value
@@ -133,12 +160,10 @@ def google_aid(value: Any) -> str:
         text = text_or_reject(value, RejectionCode.INVALID_GOOGLE_AID, "google_aid")
         if not text:
             return ""
-        try:
-            parsed = uuid.UUID(text)
-        except ValueError:
-            raise RowRejected(
-                RejectionCode.INVALID_GOOGLE_AID, "google_aid", "google_aid is not a UUID"
-            ) from None
+        shape = _GOOGLE_AID_SHAPE.fullmatch(text)
+        if shape is None:
+            raise RowRejected(RejectionCode.INVALID_GOOGLE_AID, "google_aid", "google_aid is not a UUID")
+        parsed = uuid.UUID(shape.group(1) or shape.group(2))
     return str(parsed) if parsed.int else ""
 
 
@@ -161,17 +186,17 @@ def lead_urn(value: Any) -> str:
 def first_external_id(value: Any) -> str:
     """The one ``externalIds`` value LinkedIn uses (contract §2.1.14: only the first is read).
 
-    Accepts a scalar, a list or tuple (PostgreSQL arrays arrive as lists), a numpy array, or a string
-    holding a JSON array (``'["crm-42"]'``, as JSON columns and pandas exports spell lists). The first
-    non-empty element wins; a string that merely looks like a JSON array but does not parse is used
-    as a scalar.
+    Accepts a scalar, a list or tuple (PostgreSQL arrays arrive as lists), a numpy array (a 0-d one is
+    its scalar), or a string holding a JSON array (``'["crm-42"]'``, as JSON columns and pandas exports
+    spell lists). The first non-empty element wins; a string that merely looks like a JSON array but
+    does not parse (or nests too deep to parse) is used as a scalar.
     """
     if value.__class__ is str:
         text = value.strip()
         if text.startswith("[") and text.endswith("]"):
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested a thousand deep
                 parsed = None
             if isinstance(parsed, list):
                 return _first_element(parsed)
@@ -179,8 +204,19 @@ def first_external_id(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return _first_element(value)
     if type(value).__name__ == "ndarray":
-        return _first_element(value.tolist())
+        return _first_element(_array_elements(value))
     return text_or_reject(value, RejectionCode.NO_IDENTIFIER, "externalIds")
+
+
+def _array_elements(array: Any) -> list[Any] | tuple[Any, ...]:
+    """A numpy array's elements; a zero-dimensional array is one scalar, which ``tolist()`` returns bare.
+
+    Iterating that bare scalar would read a string character by character (``"crm-42"`` -> ``"c"``) and
+    fail on a number, so it is wrapped as the array's only element.
+    """
+    if array.ndim == 0:
+        return (array.item(),)
+    return array.tolist()
 
 
 def _first_element(values: list[Any] | tuple[Any, ...]) -> str:

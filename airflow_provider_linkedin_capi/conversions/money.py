@@ -10,8 +10,9 @@ Rules (the builder applies them in this order):
 
 - no amount (NULL/empty): no ``conversionValue``, whatever ``currencyCode`` holds. A constant currency
   column with NULL amounts for unvalued conversions is common and is not an error;
-- an amount that is not a finite, non-negative number, or is 10^15 or more (no conversion is worth a
-  quadrillion; such values are wrong columns or cents multiplied twice): ``invalid_amount``;
+- an amount that is not a finite, non-negative number, or is 10^15 or more once rounded to cents (no
+  conversion is worth a quadrillion; such values are wrong columns or cents multiplied twice):
+  ``invalid_amount``;
 - an amount without a currency, or with a currency that is not ISO-4217: ``invalid_currency``.
 """
 
@@ -26,8 +27,9 @@ from airflow_provider_linkedin_capi.conversions.rejections import RejectionCode,
 from airflow_provider_linkedin_capi.conversions.values import is_bool, is_null, to_text
 
 MAX_AMOUNT = 10**15
-_DECIMAL_MAX = Decimal(MAX_AMOUNT)
 _CENT = Decimal("0.01")
+#: The smallest Decimal that rounds half-up to MAX_AMOUNT: the bound applies to the amount as sent.
+_DECIMAL_MAX = Decimal(MAX_AMOUNT) - _CENT / 2
 _CONTEXT = Context(prec=40, rounding=ROUND_HALF_UP)
 
 
@@ -55,7 +57,11 @@ def amount_text(value: Any) -> str:
     if isinstance(value, Decimal):
         return _decimal_amount(value)
     if isinstance(value, numbers.Real):
-        return _float_amount(float(value))
+        try:
+            number = float(value)
+        except OverflowError:  # a huge Fraction: float() raises where Decimal and text give infinity
+            raise _invalid("is negative" if value < 0 else "is implausibly large (10^15 or more)") from None
+        return _float_amount(number)
     raise _invalid(f"is a {type(value).__name__}, not a number")
 
 

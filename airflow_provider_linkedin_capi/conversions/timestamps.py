@@ -18,8 +18,10 @@ Accepted values:
 - ``datetime`` (including pandas ``Timestamp``), ``date`` (midnight), numpy ``datetime64``.
 
 Values without a zone are read in ``default_timezone``; at a DST change, ambiguous or skipped wall times
-resolve as :mod:`zoneinfo` does with ``fold=0`` (the earlier offset). Booleans, NaN, infinities, values
-outside the years 1-9999 and strings that are neither numbers nor ISO-8601 are ``invalid_timestamp``.
+resolve as :mod:`zoneinfo` does with ``fold=0`` (the earlier offset). Booleans, infinities, values
+outside the years 1-9999 and strings that are neither numbers nor ISO-8601 (the text ``"NaN"``
+included) are ``invalid_timestamp``. NULL in every spelling, a NaN value included (pandas' and the
+drivers' missing number), is ``missing_timestamp``, as for every other field.
 """
 
 from __future__ import annotations
@@ -164,7 +166,11 @@ class TimestampReader:
         if isinstance(value, Decimal):
             return self._from_decimal(value)
         if isinstance(value, numbers.Real):
-            return self._from_float(float(value))
+            try:
+                number = float(value)
+            except OverflowError:  # a huge Fraction: float() raises where Decimal and text give infinity
+                raise _out_of_range() from None
+            return self._from_float(number)
         if isinstance(value, str):
             return self._from_text(str(value))
         if isinstance(value, (bytes, bytearray, memoryview)):

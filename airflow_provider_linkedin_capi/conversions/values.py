@@ -65,7 +65,9 @@ def to_text(value: Any) -> str:
     - strings are stripped; bytes are decoded as UTF-8;
     - integers (Python, numpy) print in decimal; integral floats and Decimals print as integers
       (``42.0`` -> ``"42"``), because drivers and pandas turn integer columns with NULLs into floats;
-      other floats print in their shortest round-trip form;
+      other floats print in their shortest round-trip form. Integers with more digits than Python
+      converts (``sys.get_int_max_str_digits()``, 4,300 by default) and reals too large for a float
+      are not text: no identifier is that long, and the conversion itself would raise;
     - ``uuid.UUID`` and ``ipaddress`` objects (psycopg 3 returns them) print in canonical form;
     - booleans, dates, containers and anything else are not text.
 
@@ -78,7 +80,10 @@ def to_text(value: Any) -> str:
     elif value is None:
         return ""
     elif cls is int:  # exact types first: key columns are mostly ints, and ABC checks cost a microsecond
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than sys.get_int_max_str_digits(): no identifier is that long
+            raise NotText("the integer is too large to be text") from None
     elif cls is float:
         return _float_text(value)
     else:
@@ -105,11 +110,15 @@ def _coerce_to_text(value: Any) -> str:
     if is_bool(value):
         raise NotText("a boolean is not text")
     if isinstance(value, numbers.Integral):
-        return str(int(value))
+        return _int_text(int(value))
     if isinstance(value, Decimal):
         return _decimal_text(value)
     if isinstance(value, numbers.Real):
-        return _float_text(float(value))
+        try:
+            number = float(value)
+        except OverflowError:  # a huge Fraction: float() raises where Decimal and text give infinity
+            raise NotText("the number is too large to be text") from None
+        return _float_text(number)
     if isinstance(value, _BYTES_TYPES):
         try:
             return bytes(value).decode("utf-8").strip()
@@ -122,6 +131,14 @@ def _coerce_to_text(value: Any) -> str:
     if isinstance(value, _TEXT_OBJECT_TYPES):
         return str(value)
     raise NotText(f"a {type(value).__name__} is not text")
+
+
+def _int_text(number: int) -> str:
+    """Decimal text; :class:`NotText` past Python's digit limit for decimal conversion (it is quadratic)."""
+    try:
+        return str(number)
+    except ValueError:
+        raise NotText("the integer is too large to be text") from None
 
 
 def _float_text(number: float) -> str:

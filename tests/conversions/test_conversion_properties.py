@@ -11,6 +11,7 @@ import math
 import uuid
 from datetime import UTC, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -53,8 +54,17 @@ anything = st.one_of(
     st.tuples(any_text),
     st.dictionaries(any_text, st.integers(), max_size=2),
     st.builds(object),
+    # Values that once raised: ints too long for str(), reals too large for float(), 0-d numpy arrays,
+    # and JSON arrays nested deeper than the parser recurses.
+    st.integers(min_value=4301, max_value=6000).map(lambda digits: 10 ** (digits - 1) + 7),
+    st.integers(min_value=-(2**64), max_value=2**64).map(lambda n: n * 10**4400),
+    st.integers(min_value=309, max_value=2000).map(lambda digits: Fraction(10**digits, 3)),
+    st.fractions(max_denominator=1000),
+    st.one_of(st.integers(), st.text(max_size=8), st.floats()).map(np.array),
+    st.integers(min_value=1000, max_value=3000).map(lambda depth: "[" * depth + "]" * depth),
 )
 
+INVISIBLE_EDGES = "\u200b\u200c\u200d\u2060\ufeff"
 recent = st.integers(min_value=NOW_MS - 92 * 86_400_000, max_value=NOW_MS + 3_600_000)
 plausible = {
     "conversion": st.one_of(
@@ -76,7 +86,12 @@ plausible = {
     ),
     "eventId": st.one_of(st.text(max_size=70), st.integers()),
     "email": st.one_of(
-        st.emails(), st.emails().map(lambda email: f" {email.upper()} "), st.text(max_size=30)
+        st.emails(),
+        st.emails().map(lambda email: f" {email.upper()} "),
+        st.tuples(
+            st.emails(), st.text(INVISIBLE_EDGES + " ", max_size=3), st.text(INVISIBLE_EDGES, max_size=3)
+        ).map(lambda parts: f"{parts[1]}{parts[0]}{parts[2]}"),
+        st.text(max_size=30),
     ),
     "sha256_email": st.one_of(
         st.text("0123456789abcdefABCDEF", min_size=63, max_size=65), st.text(max_size=5)
@@ -85,7 +100,14 @@ plausible = {
     "acxiom_id": st.text(max_size=12),
     "oracle_moat_id": st.text(max_size=12),
     "ip_address": st.one_of(st.ip_addresses().map(str), st.ip_addresses()),
-    "google_aid": st.one_of(st.uuids().map(str), st.uuids(), st.just("00000000-0000-0000-0000-000000000000")),
+    "google_aid": st.one_of(
+        st.uuids().map(str),
+        st.uuids(),
+        st.just("00000000-0000-0000-0000-000000000000"),
+        st.tuples(
+            st.uuids().map(str), st.integers(0, 35), st.sampled_from(["_", "+", "0x", "-", "\uff11", " "])
+        ).map(lambda parts: parts[0][: parts[1]] + parts[2] + parts[0][parts[1] + len(parts[2]) :]),
+    ),
     "firstName": st.text(max_size=12),
     "lastName": st.text(max_size=12),
     "companyName": st.text(max_size=12),
@@ -95,11 +117,15 @@ plausible = {
         st.integers(0, 10**12), st.text(max_size=20), st.just("urn:li:leadGenFormResponse:abc")
     ),
     "externalIds": st.one_of(
-        st.text(max_size=10), st.lists(st.text(max_size=5), max_size=3), st.just('["x", "y"]')
+        st.text(max_size=10),
+        st.lists(st.text(max_size=5), max_size=3),
+        st.just('["x", "y"]'),
+        st.one_of(st.text(max_size=10), st.integers()).map(np.array),
     ),
     "currencyCode": st.sampled_from(["USD", "eur", " JPY ", "XYZ", "", "usd$"]),
     "amount": st.one_of(
         st.decimals(min_value=-10, max_value=10**16, allow_nan=True),
+        st.decimals(min_value=Decimal("999999999999999.98"), max_value=Decimal("1000000000000000"), places=4),
         st.floats(min_value=-1, max_value=1e16),
         st.integers(-5, 10**16),
         st.text("0123456789.-e", max_size=8),
@@ -250,3 +276,32 @@ def test_google_aid_in_any_uuid_spelling_is_sent_canonical(value, spell):
         assert isinstance(result, Rejection)
     else:
         assert result["user"]["userIds"] == [{"idType": "GOOGLE_AID", "idValue": str(value)}]
+
+
+@BOUNDED
+@given(
+    st.emails(),
+    st.text(INVISIBLE_EDGES + " \t", min_size=1, max_size=4),
+    st.text(INVISIBLE_EDGES + " \u00a0", max_size=4),
+)
+def test_invisible_characters_at_the_edges_of_an_email_never_change_the_outcome(email, before, after):
+    builder = EventBuilder(["email", "conversionHappenedAt"], settings())
+    assert builder.build([f"{before}{email}{after}", NOW_MS]) == builder.build([email, NOW_MS])
+
+
+@BOUNDED
+@given(
+    st.uuids(),
+    st.integers(0, 35),
+    st.sampled_from(["_", "+", "0x", "-", "g", " ", "\uff11", "\u0661", "{", "}"]),
+)
+def test_a_google_aid_with_a_character_replaced_is_rejected_never_rewritten(value, position, replacement):
+    canonical = str(value)
+    spelled = canonical[:position] + replacement + canonical[position + len(replacement) :]
+    builder = EventBuilder(["email", "google_aid", "conversionHappenedAt"], settings())
+    result = builder.build(["a@example.com", spelled, NOW_MS])
+    if spelled == canonical:
+        assert not isinstance(result, Rejection)
+    else:
+        assert isinstance(result, Rejection)
+        assert result.code == "invalid_google_aid"
