@@ -107,7 +107,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "max_retries": {
                         "label": "Retries",
-                        "description": "Retries after a 429, 5xx, timeout or dropped connection.",
+                        "description": "Retries after a 429, 5xx, timeout or dropped connection, in tasks "
+                        "and in the deferred sensor's trigger alike.",
                         "schema": {"type": ["integer", "null"], "minimum": 0, "default": 8},
                     },
                     "retry_min_wait": {
@@ -117,6 +118,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "retry_max_wait": {
                         "label": "Longest retry wait (seconds)",
+                        "description": "A Retry-After header, when LinkedIn sends one, is waited instead "
+                        "(at most 900 s; a non-numeric or infinite one is ignored).",
                         "schema": {"type": ["number", "null"], "minimum": 0, "default": 60},
                     },
                     "token_propagation_wait": {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError
@@ -24,8 +24,19 @@ DEFAULT_TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
 # of this provider. Users pin their own with the connection's ``api_version`` extra.
 DEFAULT_API_VERSION = "202608"
 DEFAULT_REQUESTS_PER_MINUTE = 600
+# Defaults of the HTTP settings a hook argument or a connection extra can override. Both hooks use these, so
+# a deferred sensor retries exactly like a poked one (README "The connection" documents the values).
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 8
+DEFAULT_RETRY_MIN_WAIT = 1.0
+DEFAULT_RETRY_MAX_WAIT = 60.0
+# A freshly minted token can be refused as revoked (401/65601) until it has propagated (contract
+# §7.11, THIRD-PARTY): wait this long once before retrying it.
+DEFAULT_TOKEN_PROPAGATION_WAIT = 2.0
 _LEGACY_PREFIX = f"extra__{CONN_TYPE}__"
 _API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
+
+T = TypeVar("T")
 
 
 class _ConnectionLike(Protocol):
@@ -144,6 +155,13 @@ class LinkedInCapiConnectionConfig:
                 where, "token_propagation_wait", extra("token_propagation_wait"), float, 0
             ),
         )
+
+
+def first_set(explicit: T | None, configured: T | None, default: T) -> T:
+    """A setting from the hook's argument, else the connection's extra, else the default; 0 counts as set."""
+    if explicit is not None:
+        return explicit
+    return default if configured is None else configured
 
 
 def _text(value: Any) -> str | None:

@@ -53,10 +53,17 @@ from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
 from airflow_provider_linkedin_capi.hooks.connection_config import (
     DEFAULT_API_VERSION,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_MAX_WAIT,
+    DEFAULT_RETRY_MIN_WAIT,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOKEN_PROPAGATION_WAIT,
     LinkedInCapiConnectionConfig,
+    first_set,
 )
 from airflow_provider_linkedin_capi.hooks.oauth import (
     AccessToken,
+    may_be_unpropagated,
     parse_token_response,
     refresh_form,
     static_token,
@@ -66,6 +73,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
 from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.responses import (
+    FORBIDDEN_HINT,
     decode_json,
     error_body,
     is_retryable,
@@ -84,19 +92,12 @@ __all__ = ["BatchResult", "DeliveryResult", "LinkedInCapiHook"]
 MAX_BATCH_SIZE = 5000
 # LinkedIn refuses query strings over 4 KB with a 414 (contract §1.15); stay a little under it.
 MAX_QUERY_LENGTH = 4000
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_MAX_RETRIES = 8
-DEFAULT_RETRY_MIN_WAIT = 1.0
-DEFAULT_RETRY_MAX_WAIT = 60.0
-# A freshly minted token can be refused as revoked (401/65601) until it has propagated (contract
-# §7.11, THIRD-PARTY): wait this long once before retrying it.
-DEFAULT_TOKEN_PROPAGATION_WAIT = 2.0
+# DEFAULT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_*_WAIT and DEFAULT_TOKEN_PROPAGATION_WAIT come from
+# connection_config, shared with the async hook; the properties below read them as globals of this module.
 RULES_PAGE_SIZE = 100
 CONVERSIONS_API = "CONVERSIONS_API"
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
 _CREATE_RECOVERY_WINDOW_MS = 300_000
-_FRESH_TOKEN_SECONDS = 120.0
-_REVOKED_ACCESS_TOKEN = 65601
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 
@@ -260,7 +261,7 @@ class LinkedInCapiHook(BaseHook):
 
     @property
     def retry_min_wait(self) -> float:
-        return _first_set(self._retry_min_wait, self.config.retry_min_wait, DEFAULT_RETRY_MIN_WAIT)
+        return first_set(self._retry_min_wait, self.config.retry_min_wait, DEFAULT_RETRY_MIN_WAIT)
 
     @retry_min_wait.setter
     def retry_min_wait(self, seconds: float) -> None:
@@ -268,7 +269,7 @@ class LinkedInCapiHook(BaseHook):
 
     @property
     def retry_max_wait(self) -> float:
-        return _first_set(self._retry_max_wait, self.config.retry_max_wait, DEFAULT_RETRY_MAX_WAIT)
+        return first_set(self._retry_max_wait, self.config.retry_max_wait, DEFAULT_RETRY_MAX_WAIT)
 
     @retry_max_wait.setter
     def retry_max_wait(self, seconds: float) -> None:
@@ -276,11 +277,11 @@ class LinkedInCapiHook(BaseHook):
 
     @property
     def max_retries(self) -> int:
-        return _first_set(self._max_retries, self.config.max_retries, DEFAULT_MAX_RETRIES)
+        return first_set(self._max_retries, self.config.max_retries, DEFAULT_MAX_RETRIES)
 
     @property
     def token_propagation_wait(self) -> float:
-        return _first_set(
+        return first_set(
             self._token_propagation_wait, self.config.token_propagation_wait, DEFAULT_TOKEN_PROPAGATION_WAIT
         )
 
@@ -519,10 +520,7 @@ class LinkedInCapiHook(BaseHook):
                         status=status,
                         code=problem.code,
                     )
-                fresh = (
-                    token.obtained_at is not None and time.time() - token.obtained_at < _FRESH_TOKEN_SECONDS
-                )
-                if fresh and not waited and problem.service_error_code == _REVOKED_ACCESS_TOKEN:
+                if not waited and may_be_unpropagated(token, problem.service_error_code, time.time()):
                     waited = True
                     self.log.info(
                         "A fresh LinkedIn token was refused as revoked; waiting for it to propagate"
@@ -572,9 +570,11 @@ class LinkedInCapiHook(BaseHook):
         if reply.status == 404:
             raise LinkedInCapiNotFoundError(message, status=404, code=problem.code)
         if reply.status == 403:
-            message += (
-                " (the token needs the rw_conversions and r_ads scopes, an ad-account role above VIEWER "
-                "and an app approved for the Conversions API)"
+            # A missing scope, role or product: task retries would only repeat the refusal, so fail now.
+            raise LinkedInCapiAuthError(
+                f"{message} (connection {self.linkedin_capi_conn_id!r}: {FORBIDDEN_HINT})",
+                status=403,
+                code=problem.code,
             )
         raise LinkedInCapiError(message, status=reply.status, code=problem.code)
 
@@ -890,13 +890,6 @@ class LinkedInCapiHook(BaseHook):
             )
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
-
-
-def _first_set(explicit: T | None, configured: T | None, default: T) -> T:
-    """A setting from the hook's argument, else the connection's extra, else the default; 0 counts as set."""
-    if explicit is not None:
-        return explicit
-    return default if configured is None else configured
 
 
 #: One element of a BATCH_CREATE answer for an event LinkedIn took.

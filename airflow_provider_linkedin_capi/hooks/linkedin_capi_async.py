@@ -3,7 +3,9 @@
 The triggerer runs every trigger of the deployment on one event loop, so a blocking call here (``requests``,
 ``time.sleep``, the sync ``get_connection``) would stall them all. This hook does only what the rule-status
 trigger needs, reading a rule, with ``httpx.AsyncClient`` and ``asyncio.sleep``, and reuses the pure
-connection, OAuth, header and response helpers of the sync hook so both refresh, retry and fail alike.
+connection, OAuth, header and response helpers of the sync hook so both refresh, retry and fail alike: the
+same settings (argument, else connection extra, else the same defaults), the same wait for a fresh token to
+propagate, the same fail-fast errors.
 """
 
 from __future__ import annotations
@@ -26,10 +28,17 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiVersionError,
 )
 from airflow_provider_linkedin_capi.hooks.connection_config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_MAX_WAIT,
+    DEFAULT_RETRY_MIN_WAIT,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOKEN_PROPAGATION_WAIT,
     LinkedInCapiConnectionConfig,
+    first_set,
 )
 from airflow_provider_linkedin_capi.hooks.oauth import (
     AccessToken,
+    may_be_unpropagated,
     parse_token_response,
     refresh_form,
     static_token,
@@ -38,6 +47,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
 )
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.responses import (
+    FORBIDDEN_HINT,
     decode_json,
     error_body,
     is_retryable,
@@ -49,9 +59,6 @@ try:  # Airflow 3.2+: masks without a blocking call to the supervisor.
     from airflow.sdk.log import amask_secret as _amask_secret
 except ImportError:  # pragma: no cover - older task SDKs
     _amask_secret = None
-
-DEFAULT_TIMEOUT_SECONDS = 30.0
-DEFAULT_MAX_RETRIES = 5
 
 
 async def _mask_secret(secret: str) -> None:
@@ -67,12 +74,21 @@ class LinkedInCapiAsyncHook(BaseHook):
     """
     Read conversion rules from LinkedIn without blocking the event loop.
 
+    Every setting is resolved like the sync hook's: the argument, else the connection's extra of the same
+    name, else the same default; so a deferred sensor retries exactly like a poked one. The settings are
+    read from the connection, so they are known only after :meth:`get_config` (every call awaits it).
+
     :param linkedin_capi_conn_id: Airflow connection id of type ``linkedin_capi``.
-    :param timeout: Seconds per HTTP request; defaults to the connection's ``timeout`` extra, else 30.
-    :param max_retries: Extra attempts on 429, 5xx and dropped connections; defaults to the connection's
-        ``max_retries`` extra, else 5.
-    :param retry_min_wait: First backoff in seconds (doubled per attempt, with jitter).
-    :param retry_max_wait: Longest single backoff in seconds.
+    :param timeout: Seconds per HTTP request; default: the connection's ``timeout`` extra, else 60.
+    :param max_retries: Extra attempts on 429, 5xx and dropped connections; default: the connection's
+        ``max_retries`` extra, else 8.
+    :param retry_min_wait: First backoff in seconds (doubled per attempt, with jitter); default: the
+        connection's ``retry_min_wait`` extra, else 1.
+    :param retry_max_wait: Longest single backoff in seconds; default: the connection's ``retry_max_wait``
+        extra, else 60.
+    :param token_propagation_wait: Seconds to wait, once, when LinkedIn refuses a token minted moments ago
+        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``token_propagation_wait``
+        extra, else 2.
     """
 
     conn_name_attr = "linkedin_capi_conn_id"
@@ -86,15 +102,19 @@ class LinkedInCapiAsyncHook(BaseHook):
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
-        retry_min_wait: float = 1.0,
-        retry_max_wait: float = 30.0,
+        retry_min_wait: float | None = None,
+        retry_max_wait: float | None = None,
+        token_propagation_wait: float | None = None,
     ) -> None:
         super().__init__()
+        if max_retries is not None and max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._timeout = timeout
         self._max_retries = max_retries
-        self.retry_min_wait = retry_min_wait
-        self.retry_max_wait = retry_max_wait
+        self._retry_min_wait = retry_min_wait
+        self._retry_max_wait = retry_max_wait
+        self._token_propagation_wait = token_propagation_wait
         self._config: LinkedInCapiConnectionConfig | None = None
         self._token: AccessToken | None = None
         self._client: httpx.AsyncClient | None = None
@@ -118,19 +138,40 @@ class LinkedInCapiAsyncHook(BaseHook):
             self._config = LinkedInCapiConnectionConfig.from_connection(conn, extra=extra)
         return self._config
 
+    def _loaded_config(self) -> LinkedInCapiConnectionConfig:
+        """The connection for the settings' fallbacks; reading it here would need a blocking call."""
+        if self._config is None:
+            raise RuntimeError("await get_config() before reading the hook's settings")
+        return self._config
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout or self._loaded_config().timeout or DEFAULT_TIMEOUT
+
     @property
     def max_retries(self) -> int:
-        if self._max_retries is not None:
-            return self._max_retries
-        if self._config is not None and self._config.max_retries is not None:
-            return self._config.max_retries
-        return DEFAULT_MAX_RETRIES
+        return first_set(self._max_retries, self._loaded_config().max_retries, DEFAULT_MAX_RETRIES)
+
+    @property
+    def retry_min_wait(self) -> float:
+        return first_set(self._retry_min_wait, self._loaded_config().retry_min_wait, DEFAULT_RETRY_MIN_WAIT)
+
+    @property
+    def retry_max_wait(self) -> float:
+        return first_set(self._retry_max_wait, self._loaded_config().retry_max_wait, DEFAULT_RETRY_MAX_WAIT)
+
+    @property
+    def token_propagation_wait(self) -> float:
+        return first_set(
+            self._token_propagation_wait,
+            self._loaded_config().token_propagation_wait,
+            DEFAULT_TOKEN_PROPAGATION_WAIT,
+        )
 
     async def _get_client(self) -> httpx.AsyncClient:
         if self._client is None:
-            config = await self.get_config()
-            timeout = self._timeout or config.timeout or DEFAULT_TIMEOUT_SECONDS
-            self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+            await self.get_config()
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         return self._client
 
     async def get_conversion_rule(
@@ -159,14 +200,18 @@ class LinkedInCapiAsyncHook(BaseHook):
         return payload
 
     async def _request(self, method: str, url: str, *, what: str) -> httpx.Response:
-        """One API call with a bounded retry on 429/5xx/dropped connections and one token refresh on 401."""
+        """One API call with a bounded retry on 429/5xx/dropped connections, and two chances after a 401.
+
+        As in the sync hook, a 401 for a token minted moments ago first gets one wait for the token to
+        propagate (contract §7.11), then one refresh; only a 401 after both is final.
+        """
         config = await self.get_config()
         client = await self._get_client()
-        refreshed_after_401 = False
+        refreshed_after_401 = waited_for_propagation = False
         attempt = 0
         while True:
-            token = await self._access_token()
-            headers = standard_headers(token, config.api_version)
+            token = await self._current_token()
+            headers = standard_headers(token.value, config.api_version)
             try:
                 response = await client.request(method, url, headers=headers)
             except httpx.TransportError as exc:
@@ -182,8 +227,13 @@ class LinkedInCapiAsyncHook(BaseHook):
             status = response.status_code
             if status < 400:
                 return response
+            if status == 401 and not waited_for_propagation and self._unpropagated(token, response):
+                waited_for_propagation = True
+                await self._await_propagation()
+                continue
             if status == 401 and not refreshed_after_401 and config.uses_refresh_token:
                 refreshed_after_401 = True
+                self.log.info("LinkedIn answered 401; refreshing the access token")
                 self._token = None
                 continue
             if is_retryable(status) and attempt < self.max_retries:
@@ -191,6 +241,18 @@ class LinkedInCapiAsyncHook(BaseHook):
                 attempt += 1
                 continue
             raise self._error(status, response, what)
+
+    @staticmethod
+    def _unpropagated(token: AccessToken, response: httpx.Response) -> bool:
+        """A 401 for a token minted moments ago may only mean it has not reached every server yet."""
+        problem = error_body(response.status_code, decode_json(response.content))
+        return may_be_unpropagated(token, problem.service_error_code, time.time())
+
+    async def _await_propagation(self) -> None:
+        """Give the same token time, rather than minting another that would be just as fresh."""
+        wait = self.token_propagation_wait
+        self.log.info("A fresh LinkedIn token was refused as revoked; waiting %.1f s to retry it", wait)
+        await asyncio.sleep(wait)
 
     def _error(self, status: int, response: httpx.Response, what: str) -> LinkedInCapiError:
         body = error_body(status, decode_json(response.content), response.reason_phrase)
@@ -206,7 +268,13 @@ class LinkedInCapiAsyncHook(BaseHook):
                 status=status,
                 code=body.code,
             )
-        if status in (401, 403):
+        if status == 403:
+            return LinkedInCapiAuthError(
+                f"{message} (connection {self.linkedin_capi_conn_id!r}: {FORBIDDEN_HINT})",
+                status=status,
+                code=body.code,
+            )
+        if status == 401:
             return LinkedInCapiAuthError(message, status=status, code=body.code)
         return LinkedInCapiError(message, status=status, code=body.code)
 
@@ -218,16 +286,16 @@ class LinkedInCapiAsyncHook(BaseHook):
         self.log.info("LinkedIn call failed (%s); retrying in %.1f s", reason, wait)
         await asyncio.sleep(wait)
 
-    async def _access_token(self) -> str:
-        now = time.time()
-        if self._token is not None and self._token.is_usable(now):
-            return self._token.value
+    async def _current_token(self) -> AccessToken:
+        """The cached token while usable, else a new one (a static token is never refreshed)."""
+        if self._token is not None and self._token.is_usable(time.time()):
+            return self._token
         config = await self.get_config()
         if not config.uses_refresh_token:
             self._token = static_token(str(config.access_token))
-            return self._token.value
-        self._token = await self._refresh(config)
-        return self._token.value
+        else:
+            self._token = await self._refresh(config)
+        return self._token
 
     async def _refresh(self, config: LinkedInCapiConnectionConfig) -> AccessToken:
         client = await self._get_client()

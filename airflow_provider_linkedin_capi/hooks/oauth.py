@@ -20,6 +20,10 @@ from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiC
 REFRESH_MARGIN_SECONDS = 300.0
 REFRESH_TOKEN_WARNING_DAYS = 30
 _DEAD_GRANT_TEXT = "invalid, expired or revoked"
+# LinkedIn may refuse a token minted moments ago as revoked (401, serviceErrorCode 65601) until it has
+# reached every server (contract §7.11, THIRD-PARTY). Only a token this young is given time to propagate.
+FRESH_TOKEN_SECONDS = 120.0
+REVOKED_ACCESS_TOKEN = 65601
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,17 @@ class AccessToken:
 
     def is_usable(self, now: float, margin: float = REFRESH_MARGIN_SECONDS) -> bool:
         return self.expires_at is None or now < self.expires_at - margin
+
+
+def may_be_unpropagated(token: AccessToken, service_error_code: int | None, now: float) -> bool:
+    """Whether a 401 may only mean the token has not propagated yet, so waiting beats minting another.
+
+    A new token would be just as fresh and could be refused the same way; an old or static token refused as
+    revoked really is revoked.
+    """
+    if service_error_code != REVOKED_ACCESS_TOKEN or token.obtained_at is None:
+        return False
+    return now - token.obtained_at < FRESH_TOKEN_SECONDS
 
 
 def refresh_form(config: LinkedInCapiConnectionConfig) -> dict[str, str]:

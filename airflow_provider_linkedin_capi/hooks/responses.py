@@ -8,6 +8,7 @@ proxy's HTML page) is never copied into an exception, because exception text rea
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ import orjson
 
 # 429 and 5xx are worth another try; everything else in 4xx is a property of the request.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A longer Retry-After is shortened to this, so one header cannot park a task (or a trigger) for hours; the
+# retry budget (``max_retries``) still bounds how often that happens.
 MAX_RETRY_AFTER_SECONDS = 900.0
+# Appended to every 403: LinkedIn's message names only the resource, not which of these is missing (§5.7).
+FORBIDDEN_HINT = (
+    "the token needs the rw_conversions and r_ads scopes, the authorising member an ad-account role other "
+    "than VIEWER (e.g. CAMPAIGN_MANAGER or ACCOUNT_MANAGER), and the app the Conversions API product; a task "
+    "retry cannot fix this"
+)
 
 
 @dataclass(frozen=True)
@@ -63,18 +72,27 @@ def is_retryable(status: int) -> bool:
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta or HTTP date); LinkedIn does not send it today (§6.3)."""
+    """Seconds from a ``Retry-After`` header (delta or HTTP date); LinkedIn does not send it today (§6.3).
+
+    ``None`` (use the backoff) when the header is missing or unusable; ``float()`` also accepts ``nan`` and
+    ``inf``, which would crash ``time.sleep`` or stall a retry, so they count as unusable. At most
+    :data:`MAX_RETRY_AFTER_SECONDS`.
+    """
     if not value:
         return None
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
+        seconds = _seconds_until(value, time.time() if now is None else now)
+    if seconds is None or not math.isfinite(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def _seconds_until(http_date: str, now: float) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    return None if when is None else when.timestamp() - now

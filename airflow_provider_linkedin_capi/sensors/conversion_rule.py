@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
+    AirflowSensorTimeout,
     AirflowSkipException,
+    AirflowTaskTimeout,
     conf,
 )
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
@@ -50,8 +52,9 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
     treat this wait as a hint and give it a generous ``timeout``; conversions can take up to ~72 hours to
     show in LinkedIn's reporting even after it succeeds.
 
-    A missing rule, or one that does not use the Conversions API (an Insight-Tag rule), fails the task at
-    once (``AirflowFailException``): waiting cannot fix either.
+    A missing rule, one that does not use the Conversions API (an Insight-Tag rule), or a 403 (missing scope,
+    role or product) fails the task at once (``AirflowFailException``) in both modes: waiting cannot fix
+    any of them.
 
     Both modes return the same small status dict to XCom: ``rule_id``, ``name``, ``account``, ``type``,
     ``enabled``, ``conversion_method``, ``campaign_count``, ``last_callback_at`` and
@@ -141,12 +144,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         self._events_since_ms = self._resolve_events_since(context) if wait_for == WAIT_FOR_EVENTS else None
         if not self.deferrable:
             return super().execute(context)
-        try:
-            first = self.poke(context)
-        except AirflowFailException as exc:  # what BaseSensorOperator.execute does in poke mode
-            if self.soft_fail or getattr(self, "never_fail", False):
-                raise AirflowSkipException(f"Skipping: {exc}") from exc
-            raise
+        first = self._first_poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
         self.defer(
@@ -162,6 +160,29 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _first_poke(self, context: Context) -> PokeReturnValue | bool:
+        """The deferrable mode's first check, failing as ``BaseSensorOperator.execute`` fails a poke.
+
+        Mirrors Airflow 3.3's handling, so one sensor ends the same in both modes: ``soft_fail`` and
+        ``never_fail`` skip on a fail-fast error; any other error skips with ``never_fail``, and with
+        ``silent_fail`` is logged and counts as "not yet", so the wait goes on in the triggerer.
+        """
+        try:
+            return self.poke(context)
+        except (AirflowSensorTimeout, AirflowTaskTimeout, AirflowFailException) as exc:
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping: {exc}") from exc
+            raise
+        except AirflowSkipException:
+            raise
+        except Exception as exc:
+            if getattr(self, "silent_fail", False):
+                self.log.exception("Sensor poke failed; silent_fail is set, so the wait goes on")
+                return False
+            if getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to never_fail: {exc}") from exc
+            raise
 
     def poke(self, context: Context) -> PokeReturnValue:
         rule_id, account, wait_for, min_campaigns = self._settings()

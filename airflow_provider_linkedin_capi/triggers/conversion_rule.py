@@ -32,6 +32,11 @@ class LinkedInCapiConversionRuleTrigger(BaseTrigger):
     The event is ``{"status": "success", "wait_for": ..., "rule": <status fields>}``, or ``{"status":
     "failed" | "error", "message": ..., "rule": <status fields or None>}``.
 
+    Each read uses the connection's HTTP settings (``timeout``, ``max_retries``, ``retry_min_wait``,
+    ``retry_max_wait``, ``token_propagation_wait``, else the same defaults as the sync hook), so the wait
+    retries exactly as the sensor's ``poke`` does; the backoff sleeps are ``asyncio.sleep`` and hold no
+    worker. The trigger has no arguments of its own for them: tune them on the connection.
+
     :param conversion_rule_id: Numeric rule id.
     :param ad_account_id: Numeric ad account id, or None for the connection's default.
     :param wait_for: ``ready`` or ``events_received``.

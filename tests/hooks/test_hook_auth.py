@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiAuthError,
@@ -200,3 +201,40 @@ def test_the_pinned_default_version_is_not_warned_about_while_it_is_fresh(make_h
         )
     hook.get_conversion_rule(rule["id"])
     assert not _sunset_warnings(capfd)
+
+
+def test_forbidden_fails_the_task_at_once_and_names_scopes_and_role(
+    make_hook, sandbox, rule, make_events, two_legged_token, monkeypatch
+):
+    # A 403 means a missing scope, role or product: task retries cannot fix it (conventions: fail fast),
+    # and the async hook of the deferrable sensor already fails it that way.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        sandbox.connection_json(auth="access_token", access_token=two_legged_token),
+    )
+    hook = make_hook()
+    calls = [
+        lambda: hook.get_conversion_rule(rule["id"]),
+        lambda: hook.send_conversion_events(make_events(rule["id"], 1)),
+    ]
+    for call in calls:
+        with pytest.raises(LinkedInCapiAuthError, match="rw_conversions and r_ads") as info:
+            call()
+        assert isinstance(info.value, AirflowFailException)
+        assert info.value.status == 403
+        assert info.value.code == "ACCESS_DENIED"
+        assert "VIEWER" in str(info.value)
+    assert sandbox.admin.stats()["requests_by_status"]["403"] == 2  # no retries either
+
+
+def test_forbidden_delivery_keeps_what_was_delivered_before(
+    make_hook, sandbox, rule, make_events, two_legged_token, monkeypatch
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        sandbox.connection_json(auth="access_token", access_token=two_legged_token),
+    )
+    with pytest.raises(LinkedInCapiAuthError) as info:
+        make_hook().deliver_conversion_events(make_events(rule["id"], 3))
+    partial = info.value.delivered_before_failure
+    assert (partial.accepted, partial.rejected, partial.unsent) == (0, {}, (0, 1, 2))

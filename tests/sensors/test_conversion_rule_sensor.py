@@ -10,6 +10,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import requests
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
@@ -18,8 +19,9 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET
 from airflow_provider_linkedin_capi.sensors.conversion_rule import LinkedInCapiConversionRuleSensor
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 
@@ -242,3 +244,69 @@ def test_bad_arguments_fail_the_task(sandbox):
 def test_soft_fail_turns_a_fast_failure_into_a_skip(sandbox, deferrable):
     with pytest.raises(AirflowSkipException):
         sensor(conversion_rule_id=999999, deferrable=deferrable, soft_fail=True).execute(context={})
+
+
+def two_legged_connection(sandbox, monkeypatch) -> None:
+    """Point the default connection at a valid token that LinkedIn answers 403 (no member, no scopes)."""
+    token = requests.post(
+        sandbox.token_url,
+        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        timeout=10,
+    ).json()["access_token"]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(auth="access_token", access_token=token)
+    )
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_forbidden_fails_fast_in_both_modes(sandbox, monkeypatch, deferrable):
+    # A 403 (scope, role or product missing) used to be a retryable error when poked and a failure when
+    # deferred; both modes now fail at once, naming what is missing.
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+    two_legged_connection(sandbox, monkeypatch)
+    with pytest.raises(AirflowFailException, match="rw_conversions and r_ads"):
+        sensor(conversion_rule_id=rule["id"], deferrable=deferrable).execute(context={})
+
+
+def test_forbidden_in_the_trigger_is_a_failure_event(sandbox, monkeypatch):
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+    two_legged_connection(sandbox, monkeypatch)
+    event = run_trigger(LinkedInCapiConversionRuleTrigger(conversion_rule_id=str(rule["id"])))
+    assert event["status"] == "failed"
+    assert "rw_conversions and r_ads" in event["message"]
+
+
+def unreachable_connection(sandbox, monkeypatch) -> None:
+    conn = sandbox.connection(max_retries=0)
+    conn["host"] = "http://127.0.0.1:9/rest"  # discard port: connection refused
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", json.dumps(conn))
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_never_fail_skips_on_any_poke_error_in_both_modes(sandbox, monkeypatch, deferrable):
+    # BaseSensorOperator.execute (Airflow 3.3) skips on any poke error with never_fail; the deferrable
+    # first poke does the same.
+    unreachable_connection(sandbox, monkeypatch)
+    task = sensor(conversion_rule_id=1, deferrable=deferrable, never_fail=True)
+    with pytest.raises(AirflowSkipException, match="never_fail"):
+        task.execute(context={})
+
+
+def test_silent_fail_keeps_waiting_after_a_failed_first_poke(sandbox, monkeypatch):
+    # In poke mode silent_fail logs the error and pokes again; deferred, "again" happens in the triggerer.
+    unreachable_connection(sandbox, monkeypatch)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor(conversion_rule_id=1, deferrable=True, silent_fail=True).execute(context={})
+    assert deferred.value.trigger.conversion_rule_id == "1"
+
+
+def test_a_poke_error_without_never_or_silent_fail_is_retryable(sandbox, monkeypatch):
+    unreachable_connection(sandbox, monkeypatch)
+    with pytest.raises(LinkedInCapiError, match="failed after 1 attempt") as raised:
+        sensor(conversion_rule_id=1, deferrable=True).execute(context={})
+    assert not isinstance(raised.value, AirflowFailException)
+
+
+def test_silent_fail_does_not_hide_a_fast_failure(sandbox):
+    with pytest.raises(AirflowFailException, match="does not exist"):
+        sensor(conversion_rule_id=999999, deferrable=True, silent_fail=True).execute(context={})

@@ -94,3 +94,53 @@ def test_cancellation_is_not_turned_into_an_event(sandbox):
     trigger = make_trigger(conversion_rule_id=str(rule["id"]), wait_for="ready")
     with pytest.raises(TimeoutError):
         asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=0.5))
+
+
+def test_a_fresh_token_that_has_not_propagated_does_not_fail_the_wait(sandbox, monkeypatch):
+    # The trigger always starts with a freshly minted token, the one LinkedIn may refuse as revoked until
+    # it has propagated (contract 7.11). Two such 401s used to end the wait with a permanent failure.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(token_propagation_wait=0.01)
+    )
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD", campaigns=["urn:li:sponsoredCampaign:1"])
+    sandbox.admin.set_faults(
+        [{"kind": "unpropagated_token", "every": 1, "limit": 2, "path": "/rest/conversions"}]
+    )
+    trigger = make_trigger(conversion_rule_id=str(rule["id"]), wait_for="ready", min_campaigns=1)
+
+    event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=30))
+    assert event["status"] == "success", event
+    assert sandbox.admin.stats()["faults_injected"] == {"unpropagated_token": 2}
+
+
+def test_reads_retry_with_the_connections_settings(sandbox, monkeypatch):
+    # max_retries and the waits come from the connection (as in poke mode), not from constants of the
+    # async hook: with no retries allowed, one 503 ends the wait as a retryable error.
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(max_retries=0))
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD", campaigns=["urn:li:sponsoredCampaign:1"])
+    sandbox.admin.set_faults([{"kind": "503", "every": 1, "limit": 1, "path": "/rest/conversions"}])
+    event = asyncio.run(
+        asyncio.wait_for(_first_event(make_trigger(conversion_rule_id=str(rule["id"]))), timeout=30)
+    )
+    assert event["status"] == "error"
+    assert "503" in event["message"]
+
+    sandbox.admin.set_faults([{"kind": "503", "every": 1, "limit": 2, "path": "/rest/conversions"}])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        sandbox.connection_json(max_retries=2, retry_min_wait=0.01, retry_max_wait=0.02),
+    )
+    started = asyncio.run(
+        _timed_first_event(
+            make_trigger(conversion_rule_id=str(rule["id"]), wait_for="ready", min_campaigns=1)
+        )
+    )
+    assert started[0]["status"] == "success"
+    assert started[1] < 0.5  # the connection's short waits, not the default one-second backoff
+
+
+async def _timed_first_event(trigger: LinkedInCapiConversionRuleTrigger) -> tuple[dict, float]:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    event = await asyncio.wait_for(_first_event(trigger), timeout=30)
+    return event, loop.time() - started

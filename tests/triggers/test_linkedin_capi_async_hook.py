@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from dataclasses import replace
 
+import httpx
 import pytest
+import requests
+from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk.log import redact
 
 from airflow_provider_linkedin_capi.exceptions import (
@@ -14,7 +19,9 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
 )
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
+from airflow_provider_linkedin_capi.sandbox import CLIENT_ID, CLIENT_SECRET
 
 
 def read_rule(rule_id, conn_id: str = "linkedin_capi_default", **hook_kwargs):
@@ -30,6 +37,17 @@ def read_rule(rule_id, conn_id: str = "linkedin_capi_default", **hook_kwargs):
 def use_connection(monkeypatch, sandbox, conn_id: str, **overrides) -> str:
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", sandbox.connection_json(**overrides))
     return conn_id
+
+
+def two_legged_token(sandbox) -> str:
+    """A client-credentials token: valid, but LinkedIn answers 403 on the Marketing API for it."""
+    response = requests.post(
+        sandbox.token_url,
+        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
 
 
 def test_reads_a_rule_and_masks_the_new_token(sandbox):
@@ -104,3 +122,161 @@ def test_no_account_anywhere_is_a_config_error(sandbox, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_NO_ACCOUNT", json.dumps(conn))
     with pytest.raises(LinkedInCapiError, match="no 'ad_account_id'"):
         read_rule(1, "linkedin_no_account")
+
+
+# --------------------------------------------------------------- a fresh token that has not propagated
+
+
+def token_requests(sandbox) -> int:
+    return sandbox.admin.stats()["requests_by_path"].get("/oauth/v2/accessToken", 0)
+
+
+def test_a_fresh_token_refused_as_revoked_is_waited_for_not_replaced(sandbox, monkeypatch):
+    # Contract 7.11: a token minted moments ago can get 401/65601 until it has propagated. Minting another
+    # would give an equally fresh token, so the hook waits (the connection's token_propagation_wait) and
+    # retries the same one, as the sync hook does.
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", token_propagation_wait=0.3)
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+    sandbox.admin.set_faults([{"kind": "unpropagated_token", "every": 1, "limit": 1, "path": "/rest"}])
+    started = time.monotonic()
+    entity, hook = read_rule(rule["id"], conn_id)
+    assert entity["id"] == rule["id"]
+    assert time.monotonic() - started >= 0.3
+    assert hook.token_propagation_wait == 0.3
+    assert sandbox.admin.stats()["faults_injected"] == {"unpropagated_token": 1}
+    assert token_requests(sandbox) == 1  # the same token, not a second one
+
+
+def test_a_token_still_unpropagated_after_the_wait_is_refreshed_once(sandbox, monkeypatch):
+    # The reviewer's repro: two 401/65601 in a row used to end the read (and the trigger) for good.
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", token_propagation_wait=0.01)
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+    sandbox.admin.set_faults(
+        [{"kind": "unpropagated_token", "every": 1, "limit": 2, "path": "/rest/conversions"}]
+    )
+    assert read_rule(rule["id"], conn_id)[0]["id"] == rule["id"]
+    assert sandbox.admin.stats()["requests_by_status"]["401"] == 2
+    assert token_requests(sandbox) == 2  # the first token, then one refresh after the wait did not help
+
+
+def test_an_old_token_refused_as_revoked_is_refreshed_without_waiting(sandbox):
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+
+    async def read_with_an_old_token() -> None:
+        async with LinkedInCapiAsyncHook(token_propagation_wait=30) as hook:
+            await hook.get_conversion_rule(rule["id"])
+            hook._token = replace(hook._token, obtained_at=0.0)
+            await asyncio.to_thread(sandbox.admin.revoke_tokens)  # kills the refresh token too
+            await hook.get_conversion_rule(rule["id"])
+
+    with pytest.raises(LinkedInCapiAuthError, match="re-authorise"):
+        asyncio.run(asyncio.wait_for(read_with_an_old_token(), timeout=10))
+    assert sandbox.admin.stats()["requests_by_status"]["401"] == 1
+
+
+# --------------------------------------------------------------- settings: argument, connection, default
+
+
+def settings_of(hook: LinkedInCapiAsyncHook) -> tuple:
+    async def resolve() -> tuple:
+        async with hook:
+            await hook.get_config()
+            client = await hook._get_client()
+            return (
+                hook.timeout,
+                hook.max_retries,
+                hook.retry_min_wait,
+                hook.retry_max_wait,
+                hook.token_propagation_wait,
+                client.timeout.read,
+            )
+
+    return asyncio.run(resolve())
+
+
+CONNECTION_SETTINGS = {
+    "timeout": "12",
+    "max_retries": 3,
+    "retry_min_wait": "0.25",
+    "retry_max_wait": 4,
+    "token_propagation_wait": "0.5",
+}
+
+
+def test_settings_come_from_the_connection(sandbox, monkeypatch):
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_tuned", **CONNECTION_SETTINGS)
+    assert settings_of(LinkedInCapiAsyncHook(conn_id)) == (12.0, 3, 0.25, 4.0, 0.5, 12.0)
+
+
+def test_arguments_win_over_the_connection(sandbox, monkeypatch):
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_tuned", **CONNECTION_SETTINGS)
+    hook = LinkedInCapiAsyncHook(
+        conn_id, timeout=5, max_retries=0, retry_min_wait=0, retry_max_wait=0.5, token_propagation_wait=0
+    )
+    assert settings_of(hook) == (5, 0, 0, 0.5, 0, 5)
+
+
+def test_defaults_are_the_sync_hooks(sandbox):
+    # The documented defaults (README "The connection"): a deferred sensor retries like a poked one.
+    sync = LinkedInCapiHook()
+    expected = (sync.timeout, sync.max_retries, sync.retry_min_wait, sync.retry_max_wait)
+    expected += (sync.token_propagation_wait, sync.timeout)
+    assert expected == (60.0, 8, 1.0, 60.0, 2.0, 60.0)
+    assert settings_of(LinkedInCapiAsyncHook()) == expected
+
+
+def test_negative_max_retries_is_refused():
+    with pytest.raises(ValueError, match="max_retries"):
+        LinkedInCapiAsyncHook(max_retries=-1)
+
+
+# --------------------------------------------------------------- 403 and Retry-After
+
+
+def test_forbidden_is_an_auth_error_that_names_scopes_and_role(sandbox, monkeypatch):
+    conn_id = use_connection(
+        monkeypatch,
+        sandbox,
+        "linkedin_two_legged",
+        auth="access_token",
+        access_token=two_legged_token(sandbox),
+    )
+    with pytest.raises(LinkedInCapiAuthError, match="rw_conversions and r_ads") as raised:
+        read_rule(1, conn_id)
+    assert isinstance(raised.value, AirflowFailException)
+    assert raised.value.status == 403
+    assert "VIEWER" in str(raised.value)
+
+
+class _FirstAnswerIs503(httpx.AsyncBaseTransport):
+    """Answer the first API request with a 503 carrying ``retry_after``, then pass through."""
+
+    def __init__(self, retry_after: str) -> None:
+        self.retry_after = retry_after
+        self.faked = 0
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.faked == 0 and "/rest/" in request.url.path:
+            self.faked += 1
+            return httpx.Response(
+                503, headers={"Retry-After": self.retry_after}, json={"status": 503, "message": "down"}
+            )
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+@pytest.mark.parametrize("retry_after", ["nan", "inf", "-Infinity"])
+def test_a_non_finite_retry_after_falls_back_to_the_backoff(sandbox, retry_after):
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+    transport = _FirstAnswerIs503(retry_after)
+
+    async def read() -> dict:
+        async with LinkedInCapiAsyncHook(retry_min_wait=0.01, retry_max_wait=0.05) as hook:
+            hook._client = httpx.AsyncClient(transport=transport)
+            return await hook.get_conversion_rule(rule["id"])
+
+    assert asyncio.run(asyncio.wait_for(read(), timeout=10))["id"] == rule["id"]
+    assert transport.faked == 1
