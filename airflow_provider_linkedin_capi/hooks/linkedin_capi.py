@@ -789,19 +789,20 @@ class LinkedInCapiHook(BaseHook):
         return [dict(element) for element in payload.get("elements") or []]
 
     def list_conversion_rules(self, account: object | None = None) -> list[dict[str, Any]]:
-        """Every rule of the account, following ``start``/``count`` pages until a short one.
+        """Every rule of the account, following ``start``/``count`` pages until an empty one.
 
-        LinkedIn reports ``paging.total`` as -1 on this finder (contract §3.3.1), so it cannot be used.
+        LinkedIn reports ``paging.total`` as -1 on this finder (contract §3.3.1), so it cannot be used, and
+        whether it caps ``count`` below what was asked is UNKNOWN: a short page is therefore not taken as the
+        last one. Missing a rule here would make the create operator make a duplicate, which costs more than
+        the one extra request.
         """
         account_urn = self._account_urn(account)
         rules: list[dict[str, Any]] = []
         start = 0
-        while True:
-            page = self._rules_page(account_urn, start, RULES_PAGE_SIZE)
+        while page := self._rules_page(account_urn, start, RULES_PAGE_SIZE):
             rules.extend(page)
-            if len(page) < RULES_PAGE_SIZE:
-                return rules
             start += len(page)
+        return rules
 
     def update_conversion_rule(self, rule_id: object, account: object | None = None, **changes: Any) -> None:
         """PARTIAL_UPDATE top-level fields of a rule (``{"patch": {"$set": changes}}``).

@@ -372,6 +372,8 @@ class LinkedInRoutes:
         if problem:
             return li_error(400, problem, protocol=g.protocol)
         start, count = paging
+        if self.state.config.rules_page_cap is not None:
+            count = min(count, self.state.config.rules_page_cap)
         ids = sorted(rid for rid, rule in self.state.rules.items() if rule.get("account") == account)
         elements = [self.state.rule_entity(rid) for rid in ids[start : start + count]]
         fields = params.get("fields")

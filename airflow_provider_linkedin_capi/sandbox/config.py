@@ -53,6 +53,8 @@ class SandboxConfig:
         ``None`` keeps it valid everywhere.
     :param qualified_lead_types_from: first version accepting MARKETING_/SALES_QUALIFIED_LEAD rule types
         (THIRD-PARTY: 202608, contradicted by Segment); ``None`` accepts them on every version.
+    :param rules_page_cap: the rule finder returns at most this many rules per page, whatever ``count``
+        asks (whether LinkedIn caps pages below the requested count is UNKNOWN); ``None``: no cap.
     """
 
     requests_per_minute: int = 600
@@ -69,6 +71,7 @@ class SandboxConfig:
     qualified_lead_types_from: str | None = None
     max_url_bytes: int = 8192
     max_query_bytes: int = 4096
+    rules_page_cap: int | None = None
     store: str = "full"
 
     def copy(self) -> SandboxConfig:
@@ -102,6 +105,8 @@ class SandboxConfig:
             if value not in REFRESH_ERROR_STYLES:
                 raise ValueError(f"refresh_error_style must be one of {REFRESH_ERROR_STYLES}")
             return value
+        if key == "rules_page_cap" and value is None:
+            return None
         if key in ("oracle_moat_id_removed_from", "qualified_lead_types_from"):
             return None if value is None else version_tuple([value])[0]
         if key in ("callback_lag_seconds", "max_event_age_days", "future_skew_seconds"):

@@ -72,7 +72,16 @@ def test_list_follows_pages(hook, sandbox):
     sandbox.admin.create_rule(name="other account", account="999")
     rules = hook.list_conversion_rules(AD_ACCOUNT_ID)
     assert sorted(rule["id"] for rule in rules) == sorted(ids)
-    assert sandbox.admin.stats()["requests_by_status"]["200"] == 1 + 2  # the token, then two pages
+    # The token, then two pages and the empty one that ends the list.
+    assert sandbox.admin.stats()["requests_by_status"]["200"] == 1 + 3
+
+
+def test_list_reads_on_when_linkedin_serves_fewer_rules_than_asked(hook, sandbox):
+    # Whether LinkedIn caps a page below the requested count is UNKNOWN; a short page is not the last.
+    sandbox.admin.configure(rules_page_cap=7)
+    ids = [sandbox.admin.create_rule(name=f"rule {i}")["id"] for i in range(30)]
+    rules = hook.list_conversion_rules(AD_ACCOUNT_ID)
+    assert sorted(rule["id"] for rule in rules) == sorted(ids)
 
 
 def test_missing_rule_and_forbidden_changes(hook):
