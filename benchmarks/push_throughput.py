@@ -396,10 +396,16 @@ def main() -> None:
         "--profile", type=Path, default=None, help="directory for cProfile output of our pushes"
     )
     parser.add_argument(
-        "--stages", type=int, default=100_000, help="rows for the per-stage CPU split (0: skip it)"
+        "--stages",
+        type=int,
+        default=None,
+        help="rows for the per-stage CPU split (0: skip it; default 100000, or 0 with --from-results)",
     )
     parser.add_argument(
-        "--from-results", type=Path, default=None, help="re-render a saved results JSON, measure nothing"
+        "--from-results",
+        type=Path,
+        default=None,
+        help="re-render a saved results JSON; measures nothing unless --stages is given",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.rows.split(",") if s]
@@ -426,7 +432,8 @@ def main() -> None:
 
     print()
     print(table_markdown(results))
-    stages = stage_breakdown(args.stages) if args.stages else ""
+    stage_rows = args.stages if args.stages is not None else (0 if args.from_results else 100_000)
+    stages = stage_breakdown(stage_rows) if stage_rows else ""
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         png = args.out.with_suffix(".png")
