@@ -3,7 +3,8 @@
 
 Trigger it by hand with a window, e.g.
 `airflow dags trigger linkedin_capi_backfill --conf '{"start_date": "2026-09-01", "end_date": "2026-11-20"}'`
-or `{"days_back": 60}` (the default when no dates are given: the last `days_back` whole UTC days).
+or `{"days_back": 60}` (without dates: the last `days_back` whole UTC days; with only `end_date`: the
+`days_back` days ending there; with only `start_date`: up to yesterday).
 
 * **resolve_conversion_rule** finds the rule named `params.conversion_rule_name` (or creates it), exactly
   as the nightly DAG does.
@@ -77,15 +78,22 @@ def _day(value: str) -> date:
 
 
 def window_days(params: dict, today: date) -> list[date]:
-    """The UTC days the run covers: ``start_date``..``end_date`` inclusive, else the last ``days_back``."""
+    """The UTC days the run covers, first to last inclusive.
+
+    ``start_date``..``end_date``; a missing ``end_date`` means yesterday; a missing ``start_date`` means
+    ``days_back`` days ending on ``end_date`` (or yesterday). A window that cannot be right fails the task
+    without retries, naming the dates it was given.
+    """
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    last = _day(params["end_date"]) if params.get("end_date") else today - timedelta(days=1)
     if params.get("start_date"):
         first = _day(params["start_date"])
-        last = _day(params["end_date"]) if params.get("end_date") else today - timedelta(days=1)
     else:
-        last = today - timedelta(days=1)
         first = last - timedelta(days=int(params["days_back"]) - 1)
     if last < first:
-        raise ValueError(f"end_date {last} is before start_date {first}")
+        given = "end_date" if params.get("end_date") else "yesterday (no end_date given)"
+        raise AirflowFailException(f"The window ends on {given}, {last}, before start_date {first}")
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
@@ -137,7 +145,11 @@ with DAG(
         params = params or {}
         table = str(params["source_table"])
         if not _TABLE_NAME.match(table):
-            raise ValueError(f"source_table must be a plain or schema-qualified name, got {table!r}")
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(
+                f"source_table must be a plain or schema-qualified name, got {table!r}"
+            )
         now = datetime.now(UTC)
         cutoff = now - timedelta(days=MAX_EVENT_AGE_DAYS, hours=-EVENT_AGE_SAFETY_MARGIN_HOURS)
         run_dir = str(dag_run.run_id).replace(":", "-").replace("+", "_")

@@ -4,6 +4,8 @@
 Every night, send the conversions your CRM recorded during the previous day to LinkedIn, and explain every
 row that could not be sent.
 
+0. **require_data_interval** — stop at once if the run has no data interval (triggered without a
+   logical date): the SQL below selects on it.
 1. **create_conversion_rule** — create the Conversions API rule named by `params.conversion_rule_name`, or
    reuse it if it already exists (never a duplicate).
 2. **associate_campaigns** — link the rule to `params.campaign_ids` (a rule linked to no campaign records
@@ -209,7 +211,23 @@ with DAG(
             )
         return {"rows_read": rows, "rejected_fraction": round(fraction, 6)}
 
-    create_rule >> associate >> wait_ready >> push
+    @task(retries=0)
+    def require_data_interval(data_interval_start=None, data_interval_end=None) -> None:
+        """Stop a run that has no data interval before it touches LinkedIn: the SQL selects on it.
+
+        Airflow 3 creates such runs when triggered without a logical date (``airflow dags trigger``
+        without ``-l``, or the REST API with ``"logical_date": null``).
+        """
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
+        if data_interval_start is None or data_interval_end is None:
+            raise AirflowFailException(
+                "This run has no data interval, so there is no day to sync. Trigger it with a logical "
+                "date (`airflow dags trigger -l 2026-11-21T00:00:00+00:00 ...`, or the UI's form), or push "
+                "a window of days with the linkedin_capi_backfill DAG."
+            )
+
+    require_data_interval() >> create_rule >> associate >> wait_ready >> push
     check_rejections(push.output)
 
 

@@ -4,11 +4,16 @@ Run it before the first sync, and again whenever campaigns are added (LinkedIn l
 only once, at creation, even with auto-association). Every step is idempotent: a re-run reuses the rule of
 the same name and only adds missing links. Trigger it with params, e.g.
 ``airflow dags trigger linkedin_capi_rule_setup --conf '{"campaign_ids": [111, 222]}'``.
+
+``conversion_rule_name`` and ``conversion_type`` default to what the nightly sync and the backfill use, so
+all three DAGs work on the same rule. Like them, every task runs in the pool ``linkedin_capi`` (one token,
+one request budget) and retries LinkedIn outages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from datetime import timedelta
 
 from airflow.sdk import DAG, Param
 
@@ -24,11 +29,14 @@ with DAG(
     schedule=None,
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args={"retries": 3, "retry_delay": timedelta(minutes=2), "pool": "linkedin_capi"},
     # Lets the XCom rule id and the campaign list arrive as real objects, not their string renderings.
     render_template_as_native_obj=True,
     tags=["linkedin", "conversions-api"],
     params={
-        "rule_name": Param("CRM qualified leads (API)", type="string", minLength=1),
+        "conversion_rule_name": Param("CRM qualified lead (Airflow)", type="string", minLength=1),
         "conversion_type": Param("QUALIFIED_LEAD", type="string"),
         "ad_account_id": Param(
             None, type=["null", "string", "integer"], description="Default: the connection's"
@@ -36,16 +44,18 @@ with DAG(
         "campaign_ids": Param([], type="array", description="Campaign ids or urn:li:sponsoredCampaign:N"),
         "link_mode": Param("add", enum=["add", "exact"]),
         "min_campaigns": Param(1, type="integer", minimum=0, description="Linked campaigns to wait for"),
+        "linkedin_capi_conn_id": Param("linkedin_capi_default", type="string"),
     },
 ) as dag:
     create_rule = LinkedInCapiCreateConversionRuleOperator(
         task_id="create_rule",
-        name="{{ params.rule_name }}",
+        name="{{ params.conversion_rule_name }}",
         conversion_type="{{ params.conversion_type }}",
         ad_account_id="{{ params.ad_account_id }}",
         post_click_window_days=30,
         view_through_window_days=7,
         if_exists="reuse",
+        linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
     )
 
     link_campaigns = LinkedInCapiAssociateCampaignsOperator(
@@ -54,6 +64,7 @@ with DAG(
         campaign_ids="{{ params.campaign_ids }}",
         mode="{{ params.link_mode }}",
         ad_account_id="{{ params.ad_account_id }}",
+        linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
     )
 
     wait_until_ready = LinkedInCapiConversionRuleSensor(
@@ -62,6 +73,7 @@ with DAG(
         wait_for="ready",
         min_campaigns="{{ params.min_campaigns }}",
         ad_account_id="{{ params.ad_account_id }}",
+        linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         deferrable=True,
         poke_interval=60,
         timeout=dt.timedelta(hours=1),

@@ -105,3 +105,49 @@ def test_a_window_entirely_past_the_90_day_limit_succeeds_without_sending(
     assert states[("report", -1)] == "success"
     assert metadata_db.xcom(DAG_ID, dag_run.run_id, "report")["days"] == 0
     assert sandbox.admin.stats()["events_total"] == 0
+
+
+@pytest.fixture(scope="module")
+def window_days():
+    """The backfill's day planner, imported from the example file like the DAG processor would."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "example_dags" / f"{DAG_ID}.py"
+    spec = importlib.util.spec_from_file_location("backfill_example_for_tests", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.window_days
+
+
+@pytest.mark.parametrize(
+    ("params", "first", "last"),
+    [
+        ({"days_back": 3}, "2026-11-28", "2026-11-30"),
+        ({"start_date": "2026-11-25", "days_back": 3}, "2026-11-25", "2026-11-30"),
+        ({"end_date": "2026-10-01", "days_back": 3}, "2026-09-29", "2026-10-01"),
+        ({"start_date": "2026-09-30", "end_date": "2026-10-01", "days_back": 3}, "2026-09-30", "2026-10-01"),
+    ],
+)
+def test_window_days(window_days, params, first, last):
+    from datetime import date
+
+    days = window_days(params, date(2026, 12, 1))
+    assert (days[0].isoformat(), days[-1].isoformat()) == (first, last)
+    assert len(days) == (days[-1] - days[0]).days + 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start_date": "2026-10-02", "end_date": "2026-10-01", "days_back": 3}, "ends on end_date"),
+        ({"start_date": "2026-12-01", "days_back": 3}, "yesterday \\(no end_date given\\)"),
+    ],
+)
+def test_an_impossible_window_fails_without_retries(window_days, params, message):
+    from datetime import date
+
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match=message):
+        window_days(params, date(2026, 12, 1))

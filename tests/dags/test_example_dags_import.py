@@ -21,6 +21,7 @@ EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 
 NIGHTLY = "linkedin_capi_nightly_crm_sync"
 BACKFILL = "linkedin_capi_backfill"
+RULE_SETUP = "linkedin_capi_rule_setup"
 LINKEDIN_TASKS = {
     NIGHTLY: {"create_conversion_rule", "associate_campaigns", "wait_for_rule_ready", "push_conversions"},
     BACKFILL: {"resolve_conversion_rule", "push_day"},
@@ -62,6 +63,19 @@ def test_user_settings_come_from_params(dagbag, dag_id):
     for name in ("conversion_rule_name", "ad_account_id", "sql_conn_id", "source_table", "rejects_dir"):
         assert name in params, name
     assert "max_rejected_fraction" in params
+
+
+def test_all_three_dags_work_on_the_same_rule_through_the_same_pool(dagbag):
+    """The rule-setup DAG prepares the rule the syncs push to: same param names and defaults."""
+    dag_ids = (NIGHTLY, BACKFILL, RULE_SETUP)
+    for name in ("conversion_rule_name", "conversion_type", "linkedin_capi_conn_id"):
+        defaults = {dagbag.dags[dag_id].params[name] for dag_id in dag_ids}
+        assert len(defaults) == 1, (name, defaults)
+    setup = dagbag.dags[RULE_SETUP]
+    for task in setup.tasks:
+        assert task.pool == "linkedin_capi", task.task_id
+        assert task.retries >= 1, task.task_id
+    assert setup.max_active_runs == 1
 
 
 def test_nightly_sync_has_a_one_day_data_interval(dagbag):

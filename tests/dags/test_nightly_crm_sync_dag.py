@@ -99,3 +99,20 @@ def test_check_task_fails_the_run_when_too_many_rows_are_rejected(
     assert states[("check_rejections", -1)] == "failed"
     # The valid rows still went: the check judges the run, it does not hold data back.
     assert len(sandbox.admin.events()) == crm.valid_rows(yesterday.date().isoformat())
+
+
+def test_a_run_without_a_data_interval_stops_before_touching_linkedin(
+    sandbox, crm_factory, nightly, metadata_db, today, tmp_path
+):
+    # `airflow dags trigger` without a logical date makes such a run in Airflow 3.
+    crm_factory({today - timedelta(days=1): 20})
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, CAMPAIGNS)
+
+    dag_run = _run(nightly, None, {"campaign_ids": CAMPAIGNS, "rejects_dir": str(tmp_path / "rejects")})
+
+    assert dag_run.state == "failed"
+    states = metadata_db.task_states(DAG_ID, dag_run.run_id)
+    assert states[("require_data_interval", -1)] == "failed"
+    assert states.get(("create_conversion_rule", -1)) in (None, "upstream_failed")
+    assert sandbox.admin.stats()["requests_by_path"].get("/rest/conversions") is None
+    assert sandbox.admin.events() == []
