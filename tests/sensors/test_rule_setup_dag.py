@@ -53,7 +53,7 @@ def test_rule_setup_dag_with_the_sensor_deferred(airflow_db, sandbox, monkeypatc
     dag = load_dag()
     run = dag.test(
         run_conf={
-            "rule_name": "Nightly CRM leads",
+            "conversion_rule_name": "Nightly CRM leads",
             "conversion_type": "QUALIFIED_LEAD",
             "campaign_ids": [111],
             "min_campaigns": 2,
