@@ -78,6 +78,26 @@ def test_dry_run_delivery_counts_what_would_be_sent():
     assert delivery.last_event_at == "2023-11-14T22:13:20.009Z"
 
 
+def test_linkedin_messages_that_quote_a_name_are_recorded_without_it(tmp_path):
+    class RefusingHook:
+        """Answers like LinkedIn would if its validation message quoted the refused value."""
+
+        def deliver_conversion_events(self, events):
+            from airflow_provider_linkedin_capi.hooks.linkedin_capi import DeliveryResult
+
+            message = "Index: 0, ERROR :: /user/userInfo/firstName :: value 'Raw' is not allowed"
+            return DeliveryResult(accepted=len(events) - 1, rejected={0: message}, requests=1)
+
+    path = tmp_path / "rejects.jsonl"
+    with RejectionLog(str(path)) as rejections:
+        EventDelivery(RefusingHook(), rejections, dry_run=False).deliver([_event(1), _event(2)], [7, 8])
+    [line] = [orjson.loads(text) for text in path.read_bytes().splitlines()]
+    assert (line["row"], line["code"]) == (7, "rejected_by_linkedin")
+    assert line["field"] == "/user/userInfo/firstName"
+    assert "Raw" not in line["message"]
+    assert "<firstName>" in line["message"]
+
+
 def test_delivery_needs_a_hook_unless_dry_run():
     with pytest.raises(ValueError, match="dry_run"):
         EventDelivery(None, RejectionLog(), dry_run=False)
