@@ -269,3 +269,16 @@ class SandboxProcess:
 
     def connection_json(self, **kwargs: object) -> str:
         return json.dumps(self.connection(**kwargs))  # type: ignore[arg-type]
+
+    def two_legged_token(self) -> str:
+        """A client-credentials token: valid, but answered 403 on the Marketing API, as LinkedIn does.
+
+        For testing what a task does when the token lacks a member, a scope or a role.
+        """
+        response = requests.post(
+            self.token_url,
+            data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]

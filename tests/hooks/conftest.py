@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 
 # Far above anything the tests send, so the shared per-process bucket never slows them; pacing itself is
 # tested with its own connection id and budget.
@@ -40,14 +39,7 @@ def hook(make_hook) -> LinkedInCapiHook:
 
 @pytest.fixture
 def two_legged_token(sandbox) -> str:
-    """A client-credentials token: valid, but LinkedIn answers 403 on the Marketing API for it."""
-    response = requests.post(
-        sandbox.token_url,
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
+    return sandbox.two_legged_token()
 
 
 @pytest.fixture

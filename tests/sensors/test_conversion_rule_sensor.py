@@ -10,7 +10,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-import requests
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
@@ -21,7 +20,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 from airflow_provider_linkedin_capi.sensors.conversion_rule import LinkedInCapiConversionRuleSensor
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 
@@ -248,11 +247,7 @@ def test_soft_fail_turns_a_fast_failure_into_a_skip(sandbox, deferrable):
 
 def two_legged_connection(sandbox, monkeypatch) -> None:
     """Point the default connection at a valid token that LinkedIn answers 403 (no member, no scopes)."""
-    token = requests.post(
-        sandbox.token_url,
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-        timeout=10,
-    ).json()["access_token"]
+    token = sandbox.two_legged_token()
     monkeypatch.setenv(
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(auth="access_token", access_token=token)
     )

@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import httpx
 import pytest
-import requests
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk.log import redact
 
@@ -21,7 +20,6 @@ from airflow_provider_linkedin_capi.exceptions import (
 )
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
-from airflow_provider_linkedin_capi.sandbox import CLIENT_ID, CLIENT_SECRET
 
 
 def read_rule(rule_id, conn_id: str = "linkedin_capi_default", **hook_kwargs):
@@ -37,17 +35,6 @@ def read_rule(rule_id, conn_id: str = "linkedin_capi_default", **hook_kwargs):
 def use_connection(monkeypatch, sandbox, conn_id: str, **overrides) -> str:
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", sandbox.connection_json(**overrides))
     return conn_id
-
-
-def two_legged_token(sandbox) -> str:
-    """A client-credentials token: valid, but LinkedIn answers 403 on the Marketing API for it."""
-    response = requests.post(
-        sandbox.token_url,
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
 
 
 def test_reads_a_rule_and_masks_the_new_token(sandbox):
@@ -239,7 +226,7 @@ def test_forbidden_is_an_auth_error_that_names_scopes_and_role(sandbox, monkeypa
         sandbox,
         "linkedin_two_legged",
         auth="access_token",
-        access_token=two_legged_token(sandbox),
+        access_token=sandbox.two_legged_token(),
     )
     with pytest.raises(LinkedInCapiAuthError, match="rw_conversions and r_ads") as raised:
         read_rule(1, conn_id)
