@@ -25,7 +25,10 @@ from airflow_provider_linkedin_capi.urns import LEAD_PREFIX
 #: The e-mail check, deliberately simple (RFC 5322 is not the point; catching wrong columns is):
 #: one "@", a non-empty local part, a domain of at least two non-empty dot-separated labels, and no
 #: whitespace or control characters anywhere.
-EMAIL_SHAPE = re.compile(r"[^@\s\x00-\x1f\x7f]++@[^@\s\x00-\x1f\x7f.]++(?:\.[^@\s\x00-\x1f\x7f.]++)++")
+# No space, control or invisible character (zero-width space/joiners, word joiner, BOM) anywhere: an
+# address holding one is not the one the member typed, and its hash would match nobody.
+_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f\u200b-\u200d\u2060\ufeff"
+EMAIL_SHAPE = re.compile(rf"[^{_NOT_IN_EMAIL}]++@[^{_NOT_IN_EMAIL}.]++(?:\.[^{_NOT_IN_EMAIL}.]++)++")
 # The same check for ASCII text, spelled as explicit ranges (printable, no space, no "@"; labels also no
 # "."), which the regex engine runs several times faster than Unicode classes: it is the common case.
 _ASCII_EMAIL_SHAPE = re.compile(

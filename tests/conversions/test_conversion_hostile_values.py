@@ -247,7 +247,19 @@ def test_invisible_characters_at_the_edges_of_an_email_are_trimmed(raw):
     assert rejection.sha256_email == EMAIL_SHA256
 
 
-@pytest.mark.parametrize("raw", ["\ufeff", "\u200b \u200b", "\ufeff@b.co", "\u200b@b.co\u200b"], ids=ascii)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\ufeff",
+        "\u200b \u200b",
+        "\ufeff@b.co",
+        "\u200b@b.co\u200b",
+        "a@\u200bb.co",
+        "a\u200d@b.co",
+        "a@b\ufeff.co",
+    ],
+    ids=ascii,
+)
 def test_an_email_that_is_only_invisible_characters_or_lacks_a_part_is_still_invalid(raw):
     rejection_of(build_row(email=raw), "invalid_email")
 
