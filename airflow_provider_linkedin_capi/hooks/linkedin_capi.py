@@ -116,16 +116,18 @@ class BatchResult:
     :param errors: element index -> LinkedIn's text for it (from a 422, a 400 naming ``indices``, or
         per-element statuses of a 200).
     :param message: LinkedIn's message when it rejected the batch without naming any element.
+    :param retryable: indices whose per-element status in a 200 is 429 or 5xx: not taken, worth resending.
     """
 
     status: int
     accepted: int
     errors: dict[int, str] = field(default_factory=dict)
     message: str | None = None
+    retryable: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status < 300 and not self.errors
+        return 200 <= self.status < 300 and not self.errors and not self.retryable
 
 
 @dataclass(frozen=True)
@@ -614,16 +616,24 @@ class LinkedInCapiHook(BaseHook):
 
         On a rejected batch, the elements LinkedIn names are dropped (with its message) and the rest is
         resent; when it names none, the batch is split in two and each half retried, down to single
-        elements. Indices in the result refer to ``events``.
+        elements. Elements that a 200 answers with their own 429 or 5xx (whether LinkedIn does that is
+        UNKNOWN, contract §2.2.2) are resent after a backoff, at most ``max_retries`` times. Indices in the
+        result refer to ``events``. A failure part-way raises with ``delivered_before_failure`` set.
         """
         accepted = 0
         requests_made = 0
         splits = 0
+        element_rounds = 0
         rejected: dict[int, str] = {}
         pending: list[list[int]] = [
             list(range(start, min(start + MAX_BATCH_SIZE, len(events))))
             for start in range(0, len(events), MAX_BATCH_SIZE)
         ][::-1]
+
+        def so_far(not_sent: list[int]) -> DeliveryResult:
+            unsent = sorted([*not_sent, *(p for later in pending for p in later)])
+            return DeliveryResult(accepted, dict(sorted(rejected.items())), requests_made, tuple(unsent))
+
         while pending:
             positions = pending.pop()
             if not positions:
@@ -632,13 +642,7 @@ class LinkedInCapiHook(BaseHook):
             try:
                 result = self.send_conversion_events(events if whole else [events[i] for i in positions])
             except LinkedInCapiError as error:
-                unsent = sorted([*positions, *(p for later in pending for p in later)])
-                error.delivered_before_failure = DeliveryResult(
-                    accepted=accepted,
-                    rejected=dict(sorted(rejected.items())),
-                    requests=requests_made,
-                    unsent=tuple(unsent),
-                )
+                error.delivered_before_failure = so_far(positions)
                 raise
             requests_made += 1
             accepted += result.accepted
@@ -649,6 +653,26 @@ class LinkedInCapiHook(BaseHook):
                     rejected[positions[index]] = text
                 if not 200 <= result.status < 300:
                     pending.append([p for i, p in enumerate(positions) if i not in result.errors])
+            if result.retryable:
+                element_rounds += 1
+                again = [positions[i] for i in result.retryable]
+                if element_rounds > self.max_retries:
+                    error = LinkedInCapiError(
+                        f"LinkedIn took a batch but answered {len(again)} of its elements with a retryable "
+                        f"status (429 or 5xx) {element_rounds} times; they were not delivered"
+                    )
+                    error.delivered_before_failure = so_far(again)
+                    raise error
+                wait = min(self.retry_max_wait, self.retry_min_wait * 2 ** (element_rounds - 1))
+                self.log.warning(
+                    "LinkedIn answered %d element(s) of a batch with a retryable status; resending them in "
+                    "%.2fs",
+                    len(again),
+                    wait,
+                )
+                time.sleep(wait)
+                pending.append(again)
+            if result.errors or result.retryable:
                 continue
             message = result.message or f"HTTP {result.status} without a message"
             if len(positions) == 1:
@@ -900,11 +924,12 @@ _CREATED = {"status": 201}
 def _batch_success(reply: _Reply, count: int) -> BatchResult:
     payload = reply.payload if isinstance(reply.payload, Mapping) else {}
     elements = payload.get("elements")
-    errors: dict[int, str] = {}
     if isinstance(elements, list) and len(elements) == count:
         if elements.count(_CREATED) == count:  # the usual answer, compared in C
             return BatchResult(status=reply.status, accepted=count)
         # Decoded JSON objects are plain dicts, so skip the ABC check.
+        errors: dict[int, str] = {}
+        retryable: list[int] = []
         for index, element in enumerate(elements):
             if type(element) is not dict:
                 continue
@@ -912,11 +937,19 @@ def _batch_success(reply: _Reply, count: int) -> BatchResult:
             if status == 201:
                 continue
             status = int(status)
-            if not 200 <= status < 300:
+            if is_retryable(status):
+                retryable.append(index)
+            elif not 200 <= status < 300:
                 detail = element.get("error")
                 message = detail.get("message") if isinstance(detail, Mapping) else None
                 errors[index] = str(message or f"element status {status}")
-    return BatchResult(status=reply.status, accepted=count - len(errors), errors=errors)
+        return BatchResult(
+            status=reply.status,
+            accepted=count - len(errors) - len(retryable),
+            errors=errors,
+            retryable=tuple(retryable),
+        )
+    return BatchResult(status=reply.status, accepted=count)
 
 
 def _batch_statuses(reply: _Reply, campaigns: list[str]) -> dict[str, int]:

@@ -71,6 +71,7 @@ class AdminRoutes:
             ("/_sandbox/tokens/revoke", self.revoke_tokens, "POST"),
             ("/_sandbox/tokens/revoke-refresh", self.revoke_refresh, "POST"),
             ("/_sandbox/poison", self.poison, "PUT"),
+            ("/_sandbox/element-failures", self.element_failures, "PUT"),
             ("/_sandbox/config", self.set_config, "PUT"),
             ("/_sandbox/config", self.get_config, "GET"),
         ]
@@ -172,6 +173,21 @@ class AdminRoutes:
         self.state.poison = frozenset(str(e) for e in event_ids)
         self.state.poison_opaque = message_format == "opaque"
         return plain_json(200, {"event_ids": len(self.state.poison), "message_format": message_format})
+
+    async def element_failures(self, request: Request) -> Response:
+        """Answer the given eventIds with a per-element error status ``times`` times, storing the rest.
+
+        Whether LinkedIn's BATCH_CREATE ever answers 200 with mixed element statuses is UNKNOWN (contract
+        §2.2.2); this lets a client's handling of it be tested.
+        """
+        data = await _json_body(request)
+        event_ids, status, times = data.get("event_ids", []), data.get("status", 503), data.get("times", 1)
+        if not isinstance(event_ids, list) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise AdminError("event_ids must be a list and status an HTTP error status (400-599)")
+        if not isinstance(times, int) or times < 1:
+            raise AdminError("times must be an integer >= 1")
+        self.state.element_failures = {str(e): [status, times] for e in event_ids}
+        return plain_json(200, {"event_ids": len(event_ids), "status": status, "times": times})
 
     async def set_config(self, request: Request) -> Response:
         self.state.config.update(await _json_body(request))

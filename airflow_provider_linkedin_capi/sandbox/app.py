@@ -194,12 +194,33 @@ class LinkedInRoutes:
         if verdict is not None:
             self.state.counters["batches_rejected"] += 1
             return li_response(verdict.status, verdict.body, protocol=g.protocol)
+        if batch and self.state.element_failures:
+            return self._mixed_batch_answer(elements, g.protocol)
         self.state.store_events(elements)
         self.state.counters["batches_accepted"] += 1
         if not batch:
             return li_response(201, protocol=g.protocol)
         body = b'{"elements":[' + b",".join([b'{"status":201}'] * len(elements)) + b"]}"
         return li_response(200, body, protocol=g.protocol)
+
+    def _mixed_batch_answer(self, elements: list, protocol: str) -> Response:
+        """A 200 whose elements carry their own statuses: failing ones are not stored (see admin)."""
+        answers: list[dict] = []
+        stored: list = []
+        for element in elements:
+            failure = self.state.element_failures.get(str(element.get("eventId")))
+            if failure is not None and failure[1] > 0:
+                failure[1] -= 1
+                message = f"Element failed with status {failure[0]} (sandbox element failure)"
+                answers.append({"status": failure[0], "error": {"status": failure[0], "message": message}})
+                self.state.counters["elements_failed"] += 1
+            else:
+                answers.append({"status": 201})
+                stored.append(element)
+        if stored:
+            self.state.store_events(stored)
+        self.state.counters["batches_accepted"] += 1
+        return li_response(200, {"elements": answers}, protocol=protocol)
 
     # -- conversions (rules) -------------------------------------------------------------------------------
 

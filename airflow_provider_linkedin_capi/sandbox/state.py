@@ -69,6 +69,8 @@ class SandboxState:
         self.next_rule_id = FIRST_RULE_ID
         self.poison: frozenset[str] = frozenset()
         self.poison_opaque = False
+        # eventId -> [element status, answers left]: per-element failures inside a 200 BATCH_CREATE answer.
+        self.element_failures: dict[str, list[int]] = {}
         self.events.reset()
         self.counters: Counter[str] = Counter()
         self.requests_by_status: Counter[str] = Counter()

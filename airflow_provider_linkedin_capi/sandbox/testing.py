@@ -125,6 +125,14 @@ class SandboxAdmin:
             "PUT", "poison", json_body={"event_ids": list(event_ids), "message_format": message_format}
         )
 
+    def fail_elements(self, event_ids: Iterable[str], status: int = 503, times: int = 1) -> None:
+        """Answer these events with a per-element ``status`` inside a 200 batch answer, ``times`` times."""
+        self._call(
+            "PUT",
+            "element-failures",
+            json_body={"event_ids": list(event_ids), "status": status, "times": times},
+        )
+
     def configure(self, **settings: object) -> dict:
         """Change settings at run time (``requests_per_minute``, ``active_versions``, ...)."""
         return self._call("PUT", "config", json_body=settings)

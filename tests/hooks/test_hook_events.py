@@ -55,6 +55,39 @@ def test_deliver_drops_named_elements_and_resends_the_rest(hook, sandbox, rule, 
     assert accepted_ids == {e["eventId"]: 1 for i, e in enumerate(events) if i not in poisoned}
 
 
+def test_elements_answered_with_a_retryable_status_are_resent(hook, sandbox, rule, make_events):
+    # Whether LinkedIn answers a 200 with per-element 429/5xx is UNKNOWN (contract 2.2.2); if it does, those
+    # elements were not taken, and dropping them as rejected would lose them.
+    events = make_events(rule["id"], 30)
+    flaky = {2, 29}
+    sandbox.admin.fail_elements([events[i]["eventId"] for i in flaky], status=503, times=2)
+
+    first = hook.send_conversion_events(events)
+    assert (first.status, first.accepted, first.retryable, first.errors) == (200, 28, (2, 29), {})
+    assert not first.ok
+
+    result = hook.deliver_conversion_events(events)  # the two answer 503 once more, then 201
+    assert (result.accepted, result.rejected, result.requests) == (30, {}, 2)
+    assert sandbox.admin.event_ids(rule["id"]) == {
+        e["eventId"]: 2 - (i in flaky) for i, e in enumerate(events)
+    }
+
+
+def test_elements_that_keep_failing_end_the_delivery_with_what_was_taken(
+    make_hook, sandbox, rule, make_events
+):
+    hook = make_hook(max_retries=2)
+    events = make_events(rule["id"], 10)
+    sandbox.admin.fail_elements([events[4]["eventId"]], status=500, times=50)
+
+    with pytest.raises(LinkedInCapiError, match="1 of its elements with a retryable status") as failure:
+        hook.deliver_conversion_events(events)
+
+    partial = failure.value.delivered_before_failure
+    assert (partial.accepted, partial.rejected, partial.unsent, partial.requests) == (9, {}, (4,), 3)
+    assert events[4]["eventId"] not in sandbox.admin.event_ids(rule["id"])
+
+
 def test_deliver_bisects_when_linkedin_names_no_element(hook, sandbox, rule, make_events):
     events = make_events(rule["id"], 64)
     poisoned = {5, 42}
