@@ -8,7 +8,7 @@ rows with LinkedIn's own message, so the rejects file explains them like any loc
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
@@ -18,6 +18,7 @@ from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejec
 
 if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+    from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 
 # "Index: 3, ERROR :: /conversionValue/amount :: field is required ..." -> "/conversionValue/amount"
 _ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
@@ -26,12 +27,22 @@ _ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
 class EventDelivery:
     """Posts one batch at a time through the hook; counts events accepted, batches and the event-time span."""
 
-    def __init__(self, hook: LinkedInCapiHook | None, rejections: RejectionLog, *, dry_run: bool) -> None:
+    def __init__(
+        self,
+        hook: LinkedInCapiHook | None,
+        rejections: RejectionLog,
+        *,
+        dry_run: bool,
+        ledger: DeliveryLedger | None = None,
+    ) -> None:
         if hook is None and not dry_run:
             raise ValueError("a LinkedInCapiHook is needed unless dry_run is set")
         self.hook = hook
         self.rejections = rejections
         self.dry_run = dry_run
+        self.ledger = ledger
+        #: Events left out because the ledger says an earlier run delivered them.
+        self.already_delivered = 0
         self.events_sent = 0
         self.batches = 0
         self.first_event_ms: int | None = None
@@ -41,8 +52,13 @@ class EventDelivery:
         """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
 
         When LinkedIn fails part-way through the batch, what it had accepted and refused by then is
-        counted before the error goes on, so the task's failure message is exact.
+        counted (and written to the ledger) before the error goes on, so the task's failure message is
+        exact and a re-run skips it.
         """
+        if self.ledger is not None:
+            events, rows = self._not_yet_delivered(events, rows)
+            if not events:
+                return
         if self.dry_run or self.hook is None:
             self._count(events, rows, {})
             return
@@ -51,9 +67,27 @@ class EventDelivery:
         except LinkedInCapiError as error:
             partial = error.delivered_before_failure
             if partial is not None and (partial.accepted or partial.rejected):
-                self._count(events, rows, partial.rejected, set(partial.unsent))
+                unsent = set(partial.unsent)
+                self._count(events, rows, partial.rejected, unsent)
+                self._record(events, partial.rejected.keys() | unsent)
             raise
         self._count(events, rows, result.rejected)
+        self._record(events, result.rejected.keys())
+
+    def _not_yet_delivered(
+        self, events: list[dict[str, Any]], rows: Sequence[int]
+    ) -> tuple[list[dict[str, Any]], Sequence[int]]:
+        assert self.ledger is not None
+        delivered = self.ledger.delivered(events)
+        if not any(delivered):
+            return events, rows
+        self.already_delivered += sum(delivered)
+        keep = [i for i, done in enumerate(delivered) if not done]
+        return [events[i] for i in keep], [rows[i] for i in keep]
+
+    def _record(self, events: list[dict[str, Any]], not_taken: Container[int]) -> None:
+        if self.ledger is not None:
+            self.ledger.record([e["eventId"] for i, e in enumerate(events) if i not in not_taken])
 
     def _count(
         self,

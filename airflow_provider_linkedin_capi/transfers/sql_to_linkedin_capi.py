@@ -24,6 +24,7 @@ from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
+from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -51,7 +52,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
 
     The task returns a small summary to XCom (``rows_read``, ``events_sent``, ``events_rejected``,
     ``rejections`` by code, ``batches``, ``first_event_at``, ``last_event_at``, ``dry_run``,
-    ``rejects_path``) and never any row data. SQL and parameters are not logged.
+    ``rejects_path``, ``already_delivered``) and never any row data. SQL and parameters are not logged.
 
     :param sql: The query (or a path to a ``.sql`` file) whose result rows become conversions. (templated)
     :param sql_conn_id: Connection of any SQL database with a ``DbApiHook`` (postgres, sqlite, mysql,
@@ -93,6 +94,12 @@ class SqlToLinkedInCapiOperator(BaseOperator):
     :param batch_per_rule: Keep events for different conversion rules in separate batches. Whether LinkedIn
         accepts one batch mixing rules is UNKNOWN (Rest.li treats elements independently, so probably yes);
         turn this on if LinkedIn ever refuses mixed batches.
+    :param ledger_path: Folder (local path or ``ObjectStoragePath`` URI) of a delivery ledger: the eventIds
+        LinkedIn accepted are recorded there (as 8-byte digests, one part file per batch), and events a
+        previous run with the same ledger delivered are left out and counted as ``already_delivered``. Use
+        one ledger per data interval (e.g. ``.../{{ ds }}``) so that a re-run after a failure or a killed
+        worker resends nothing LinkedIn took, because whether LinkedIn deduplicates resent eventIds is
+        UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
     """
 
@@ -101,6 +108,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "parameters",
         "conversion_rule_id",
         "rejects_path",
+        "ledger_path",
         "sql_conn_id",
         "linkedin_capi_conn_id",
         "hook_params",
@@ -145,6 +153,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         fetch_size: int | None = None,
         progress_interval_seconds: float = 10.0,
         batch_per_rule: bool = False,
+        ledger_path: str | None = None,
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -169,6 +178,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.fetch_size = fetch_size
         self.progress_interval_seconds = progress_interval_seconds
         self.batch_per_rule = batch_per_rule
+        self.ledger_path = ledger_path
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._check_arguments()
 
@@ -209,8 +219,11 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             progress = ProgressReporter(
                 self.log, self.progress_interval_seconds, verb="would be sent" if self.dry_run else "sent"
             )
+            ledger = DeliveryLedger(str(self.ledger_path)) if self.ledger_path else None
+            if ledger is not None:
+                self.log.info("The delivery ledger holds %d eventId(s) already delivered", ledger.loaded)
             with RejectionLog(rejects_path) as rejections:
-                delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run)
+                delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
                 pipeline = self._push(source, settings, rules, rejections, delivery, progress)
         finally:
             capi_hook.close()
@@ -218,6 +231,12 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         progress.report_final(
             summary["rows_read"], summary["events_sent"], summary["events_rejected"], summary["rejections"]
         )
+        if delivery.already_delivered:
+            self.log.info(
+                "Left out %d event(s) that an earlier run delivered (ledger %s)",
+                delivery.already_delivered,
+                self.ledger_path,
+            )
         self._check_rejected_fraction(summary)
         return summary
 
@@ -310,6 +329,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             "last_event_at": delivery.last_event_at,
             "dry_run": bool(self.dry_run),
             "rejects_path": rejects_path,
+            "already_delivered": delivery.already_delivered,
         }
 
     def _check_rejected_fraction(self, summary: dict[str, Any]) -> None:
@@ -374,10 +394,15 @@ def _interrupted(
     exc: Exception, delivery: EventDelivery, rejections: RejectionLog, rows_read: int
 ) -> LinkedInCapiError:
     """The same kind of error, now saying what was and was not delivered before LinkedIn failed."""
-    not_delivered = rows_read - delivery.events_sent
+    not_delivered = rows_read - delivery.events_sent - delivery.already_delivered
+    earlier = (
+        f"{delivery.already_delivered} were delivered by an earlier run (ledger); "
+        if delivery.already_delivered
+        else ""
+    )
     message = (
         f"LinkedIn failed after {delivery.events_sent} events were delivered in {delivery.batches} "
-        f"batches: {exc}. {rows_read} rows were read; {not_delivered} of them were not delivered "
+        f"batches: {exc}. {rows_read} rows were read; {earlier}{not_delivered} of them were not delivered "
         f"({rejections.total} rejected, the rest not sent or not accepted, and not counted as sent). "
         f"{_RERUN_IS_SAFE}"
     )

@@ -4,7 +4,8 @@ Nothing can be flushed or rolled back after SIGKILL, so the only thing that make
 eventId: derived from the rule and the key columns, it must come out the same in the second process, so
 that every row the first process delivered is sent again under the same id (so LinkedIn can recognise
 the copy; whether it deduplicates CAPI copies is UNKNOWN, see the README) and every row it did not deliver
-arrives now.
+arrives now. With a delivery ledger (``ledger_path``) the re-run goes further and leaves out what LinkedIn
+had accepted, so at most the batch in flight at the kill is stored twice.
 """
 
 from __future__ import annotations
@@ -56,19 +57,12 @@ def _wait_until(predicate, timeout: float, what: str, process: subprocess.Popen)
         time.sleep(0.05)
 
 
-@pytest.mark.timeout(300)
-def test_rerun_after_sigkill_delivers_every_row_under_the_same_event_ids(
-    fast_sandbox, crm_table, stored_events
-):
-    sandbox = fast_sandbox
-    # eventIds are derived from crm_id, not read from the table: the re-run must derive the same ones.
-    table = crm_table(ROWS, with_event_id=False)
-    rule_id = str(sandbox.admin.create_rule(name="killed")["id"])
+def _push_killed_halfway(sandbox, table, kwargs: dict) -> int:
+    """Start the push in a worker-like process, SIGKILL it halfway, and return how many events landed."""
     # Slow every events request down so that "halfway" lasts long enough to aim at.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.15, "path": "/rest/conversionEvents"}])
-
     process = subprocess.Popen(
-        [sys.executable, "-c", PUSH_SCRIPT, json.dumps(_operator_kwargs(table, rule_id))],
+        [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -87,13 +81,26 @@ def test_rerun_after_sigkill_delivers_every_row_under_the_same_event_ids(
     assert process.returncode == -signal.SIGKILL
     # A batch already in the sandbox's hands when the client died may still be stored: let it land.
     time.sleep(1.0)
-
+    sandbox.admin.clear_faults()
     killed_total = sandbox.admin.stats()["events_total"]
+    assert half <= killed_total < table.valid_rows, "the push was not interrupted halfway"
+    return killed_total
+
+
+@pytest.mark.timeout(300)
+def test_rerun_after_sigkill_delivers_every_row_under_the_same_event_ids(
+    fast_sandbox, crm_table, stored_events
+):
+    sandbox = fast_sandbox
+    # eventIds are derived from crm_id, not read from the table: the re-run must derive the same ones.
+    table = crm_table(ROWS, with_event_id=False)
+    rule_id = str(sandbox.admin.create_rule(name="killed")["id"])
+
+    killed_total = _push_killed_halfway(sandbox, table, _operator_kwargs(table, rule_id))
+
     before = {eid: copies[0] for eid, copies in stored_events(sandbox, rule_id).items()}
     assert killed_total == len(before), "the killed run stored some event twice"
-    assert half <= len(before) < table.valid_rows, "the push was not interrupted halfway"
 
-    sandbox.admin.clear_faults()
     summary = SqlToLinkedInCapiOperator(task_id="push", **_operator_kwargs(table, rule_id)).execute(
         context={}
     )
@@ -110,3 +117,25 @@ def test_rerun_after_sigkill_delivers_every_row_under_the_same_event_ids(
         assert all(copy == first_copy for copy in copies), f"the copies of {eid} differ"
     # The re-run sent each valid row exactly once, so no row got a second, different eventId.
     assert sandbox.admin.stats()["events_total"] == killed_total + table.valid_rows
+
+
+@pytest.mark.timeout(300)
+def test_with_a_ledger_the_rerun_after_sigkill_resends_at_most_the_batch_in_flight(
+    fast_sandbox, crm_table, stored_events, tmp_path
+):
+    sandbox = fast_sandbox
+    table = crm_table(ROWS, with_event_id=False)
+    rule_id = str(sandbox.admin.create_rule(name="killed, with a ledger")["id"])
+    kwargs = {**_operator_kwargs(table, rule_id), "ledger_path": str(tmp_path / "ledger" / "2026-11-30")}
+
+    killed_total = _push_killed_halfway(sandbox, table, kwargs)
+    summary = SqlToLinkedInCapiOperator(task_id="push", **kwargs).execute(context={})
+
+    after = stored_events(sandbox, rule_id)
+    assert len(after) == table.valid_rows == sandbox.admin.stats()["distinct_event_ids"]
+    total = sandbox.admin.stats()["events_total"]
+    # The ledger knows every batch the killed run saw accepted; only the one LinkedIn took while the
+    # worker died (its answer never arrived) can be stored twice.
+    assert total - table.valid_rows <= BATCH
+    assert summary["already_delivered"] >= killed_total - BATCH
+    assert summary["already_delivered"] + summary["events_sent"] == table.valid_rows

@@ -135,3 +135,20 @@ def test_rejects_lines_are_json_objects(tmp_path):
         "message": "not an e-mail",
         "sha256_email": None,
     }
+
+
+def test_ledger_answers_for_what_earlier_runs_recorded(tmp_path):
+    from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
+
+    first = DeliveryLedger(str(tmp_path / "ledger"))
+    assert first.loaded == 0
+    assert first.delivered([_event(1)]) == [False]
+    first.record([f"e{n}" for n in range(0, 3000, 2)])  # even ids, as two batches
+    first.record([f"e{n}" for n in range(3000, 4000, 2)])
+    assert first.delivered([_event(2)]) == [False]  # a run asks about what the ledger held when it opened
+
+    later = DeliveryLedger(str(tmp_path / "ledger"))
+    assert later.loaded == 2000
+    answers = later.delivered([_event(n) for n in range(4100)])
+    assert answers == [n % 2 == 0 and n < 4000 for n in range(4100)]
+    assert later.delivered([]) == []

@@ -387,8 +387,52 @@ def test_no_sql_parameters_or_row_data_reach_the_log_or_xcom(
         "last_event_at",
         "dry_run",
         "rejects_path",
+        "already_delivered",
     }
     assert not {value for value in raw_pii(crm_rows) if value in json.dumps(summary).lower()}
+
+
+def test_a_rerun_with_a_ledger_resends_nothing_linkedin_took(
+    linkedin, sqlite_crm, crm_rows, rule_ids, run_push, monkeypatch, tmp_path
+):
+    ledger = tmp_path / "ledger" / "2026-11-30"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        linkedin.connection_json(requests_per_minute=1_000_000, max_retries=0),
+    )
+    # The first run dies after two batches of five; LinkedIn took those ten.
+    linkedin.admin.set_faults([{"kind": "500", "every": 1, "after": 2, "path": "/rest/conversionEvents"}])
+    with pytest.raises(LinkedInCapiError, match="after 10 events were delivered"):
+        run_push(batch_size=5, ledger_path=str(ledger))
+    linkedin.admin.clear_faults()
+
+    second = run_push(batch_size=5, ledger_path=str(ledger))
+    third = run_push(batch_size=5, ledger_path=f"file://{ledger}")  # the same folder as a URI
+
+    assert_delivered_exactly(linkedin, valid(crm_rows), rule_ids)  # every valid row, each exactly once
+    assert (second["already_delivered"], second["events_sent"]) == (10, len(valid(crm_rows)) - 10)
+    assert (third["already_delivered"], third["events_sent"], third["batches"]) == (
+        len(valid(crm_rows)),
+        0,
+        0,
+    )
+    assert third["events_rejected"] == second["events_rejected"]  # invalid rows are still explained
+    parts = list(ledger.iterdir())
+    assert parts
+    assert all(part.stat().st_size % 8 == 0 for part in parts)  # digests only
+    stored = b"".join(part.read_bytes() for part in parts)
+    assert not {value for value in raw_pii(crm_rows) if value.encode() in stored.lower()}
+
+
+def test_a_dry_run_reads_the_ledger_but_records_nothing(linkedin, sqlite_crm, crm_rows, run_push, tmp_path):
+    ledger = tmp_path / "ledger"
+    run_push(ledger_path=str(ledger))
+    parts_after_push = sorted(ledger.iterdir())
+
+    dry = run_push(ledger_path=str(ledger), dry_run=True)
+
+    assert (dry["already_delivered"], dry["events_sent"]) == (len(valid(crm_rows)), 0)
+    assert sorted(ledger.iterdir()) == parts_after_push
 
 
 def test_revoked_credentials_mid_run_fail_without_retry_and_say_what_was_delivered(
