@@ -58,11 +58,11 @@ class DeliveryLedger:
         self.loaded = int(self._known.size)
 
     def _load(self) -> np.ndarray:
-        parts = [
-            np.frombuffer(part.read_bytes(), dtype=_DIGEST)
-            for part in self._folder.iterdir()
-            if part.name.endswith(_PART_SUFFIX)
-        ]
+        try:
+            names = [part for part in self._folder.iterdir() if part.name.endswith(_PART_SUFFIX)]
+        except FileNotFoundError:  # an object-store prefix nothing was written under yet
+            names = []
+        parts = [np.frombuffer(part.read_bytes(), dtype=_DIGEST) for part in names]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=_DIGEST)
 
     def delivered(self, events: Sequence[dict[str, Any]]) -> list[bool]:
