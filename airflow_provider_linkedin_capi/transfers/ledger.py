@@ -59,10 +59,10 @@ class DeliveryLedger:
 
     def _load(self) -> np.ndarray:
         try:
-            names = [part for part in self._folder.iterdir() if part.name.endswith(_PART_SUFFIX)]
+            paths = [part for part in self._folder.iterdir() if part.name.endswith(_PART_SUFFIX)]
         except FileNotFoundError:  # an object-store prefix nothing was written under yet
-            names = []
-        parts = [np.frombuffer(part.read_bytes(), dtype=_DIGEST) for part in names]
+            paths = []
+        parts = [np.frombuffer(part.read_bytes(), dtype=_DIGEST) for part in paths]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=_DIGEST)
 
     def delivered(self, events: Sequence[dict[str, Any]]) -> list[bool]:
