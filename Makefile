@@ -10,12 +10,18 @@ OLDEST_STAMP := $(OLDEST_VENV)/.installed
 
 .PHONY: demo test test-oldest-airflow lint bench clean
 
+# Recipe of a stamp file `<venv>/.installed`: create <venv>, install the lock file named as the stamp's
+# first prerequisite, then this project without touching the pinned versions.
+define install_venv
+test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+$(@D)/bin/python -m pip install --quiet --upgrade "pip>=24"
+$(@D)/bin/python -m pip install --quiet -r $<
+$(@D)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+touch $@
+endef
+
 $(STAMP): requirements/lock.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -r requirements/lock.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	$(install_venv)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -25,11 +31,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 $(OLDEST_STAMP): requirements/lock-airflow-3.1.txt pyproject.toml
-	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
-	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
-	$(OLDEST_VENV)/bin/python -m pip install --quiet -r requirements/lock-airflow-3.1.txt
-	$(OLDEST_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(OLDEST_STAMP)
+	$(install_venv)
 
 test-oldest-airflow: $(OLDEST_STAMP)
 	$(OLDEST_VENV)/bin/python -m pytest
