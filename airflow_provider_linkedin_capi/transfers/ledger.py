@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_linkedin_capi.transfers.storage import make_folder, storage_path
 
 _DIGEST = np.dtype("<u8")
 _PART_SUFFIX = ".bin"
@@ -35,24 +35,13 @@ def _digests(event_ids: Iterable[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype=_DIGEST)
 
 
-def _folder(path: str) -> Any:
-    """A local ``Path`` (created) or an ``ObjectStoragePath``; both offer iterdir, open and ``/``."""
-    if "://" not in path:
-        local = Path(path).expanduser()
-        local.mkdir(parents=True, exist_ok=True)
-        return local
-    remote = ObjectStoragePath(path)
-    if remote.protocol in {"file", "local"}:
-        remote.mkdir(parents=True, exist_ok=True)
-    return remote
-
-
 class DeliveryLedger:
     """The eventIds already accepted under ``path``; :meth:`record` adds a batch's, :meth:`delivered` asks."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._folder = _folder(path)
+        self._folder = storage_path(path)
+        make_folder(self._folder)
         self._known = self._load()
         #: Events found in the ledger when it was opened.
         self.loaded = int(self._known.size)

@@ -13,25 +13,19 @@ rejected, so a run with a million bad rows does not hold them in memory.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import orjson
-from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_linkedin_capi.conversions import Rejection, event_summary_fields
+from airflow_provider_linkedin_capi.transfers.storage import make_folder, storage_path
 
 
 def _open_for_writing(path: str) -> IO[bytes]:
-    if "://" not in path:
-        local = Path(path).expanduser()
-        local.parent.mkdir(parents=True, exist_ok=True)
-        return local.open("wb")
-    remote = ObjectStoragePath(path)
-    if remote.protocol in {"file", "local"}:
-        remote.parent.mkdir(parents=True, exist_ok=True)
-    return remote.open("wb")
+    target = storage_path(path)
+    make_folder(target.parent)
+    return target.open("wb")
 
 
 class RejectionLog:
