@@ -8,7 +8,7 @@ rows with LinkedIn's own message, so the rejects file explains them like any loc
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
@@ -60,19 +60,16 @@ class EventDelivery:
             if not events:
                 return
         if self.dry_run or self.hook is None:
-            self._count(events, rows, {})
+            self._count(events, rows, {}, ())
             return
         try:
             result = self.hook.deliver_conversion_events(events)
         except LinkedInCapiError as error:
             partial = error.delivered_before_failure
             if partial is not None and (partial.accepted or partial.rejected):
-                unsent = set(partial.unsent)
-                self._count(events, rows, partial.rejected, unsent)
-                self._record(events, partial.rejected.keys() | unsent)
+                self._settle(events, rows, partial.rejected, partial.unsent)
             raise
-        self._count(events, rows, result.rejected)
-        self._record(events, result.rejected.keys())
+        self._settle(events, rows, result.rejected, ())
 
     def _not_yet_delivered(
         self, events: list[dict[str, Any]], rows: Sequence[int]
@@ -85,7 +82,16 @@ class EventDelivery:
         keep = [i for i, done in enumerate(delivered) if not done]
         return [events[i] for i in keep], [rows[i] for i in keep]
 
-    def _record(self, events: list[dict[str, Any]], not_taken: Container[int]) -> None:
+    def _settle(
+        self,
+        events: list[dict[str, Any]],
+        rows: Sequence[int],
+        refused: dict[int, str],
+        unsent: Iterable[int],
+    ) -> None:
+        """Count what LinkedIn took and refused, and write what it took to the ledger."""
+        not_taken = refused.keys() | set(unsent)
+        self._count(events, rows, refused, not_taken)
         if self.ledger is not None:
             self.ledger.record([e["eventId"] for i, e in enumerate(events) if i not in not_taken])
 
@@ -94,16 +100,16 @@ class EventDelivery:
         events: list[dict[str, Any]],
         rows: Sequence[int],
         refused: dict[int, str],
-        unsent: set[int] | None = None,
+        not_taken: Collection[int],
     ) -> None:
+        """``not_taken``: the indices LinkedIn refused or never got to; all the others count as sent."""
         self.batches += 1
         if refused:
             record = self.rejections.record
             for index, message in sorted(refused.items()):
                 record(rows[index], _linkedin_rejection(events[index], message))
-        if refused or unsent:
-            skip = refused.keys() | (unsent or set())
-            stamps = [event["conversionHappenedAt"] for i, event in enumerate(events) if i not in skip]
+        if not_taken:
+            stamps = [event["conversionHappenedAt"] for i, event in enumerate(events) if i not in not_taken]
         else:
             stamps = [event["conversionHappenedAt"] for event in events]
         if not stamps:
