@@ -22,12 +22,14 @@ from airflow_provider_linkedin_capi.conversions.rejections import RejectionCode,
 from airflow_provider_linkedin_capi.conversions.values import NotText, ensure_utf8, to_text
 from airflow_provider_linkedin_capi.urns import LEAD_PREFIX
 
+#: Zero-width space, non-joiner and joiner, word joiner, byte-order mark (zero-width no-break space):
+#: trimmed at an e-mail's edges, and inside one they make it invalid, since an address holding one is not
+#: the one the member typed and its hash would match nobody.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f" + _INVISIBLE
 #: The e-mail check, deliberately simple (RFC 5322 is not the point; catching wrong columns is):
 #: one "@", a non-empty local part, a domain of at least two non-empty dot-separated labels, and no
-#: whitespace or control characters anywhere.
-# No space, control or invisible character (zero-width space/joiners, word joiner, BOM) anywhere: an
-# address holding one is not the one the member typed, and its hash would match nobody.
-_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f\u200b-\u200d\u2060\ufeff"
+#: whitespace, control or invisible characters anywhere.
 EMAIL_SHAPE = re.compile(rf"[^{_NOT_IN_EMAIL}]++@[^{_NOT_IN_EMAIL}.]++(?:\.[^{_NOT_IN_EMAIL}.]++)++")
 # The same check for ASCII text, spelled as explicit ranges (printable, no space, no "@"; labels also no
 # "."), which the regex engine runs several times faster than Unicode classes: it is the common case.
@@ -38,8 +40,6 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _UUID_HEX = "(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})"
 #: The UUID spellings a google_aid may take: canonical or bare hex, optionally braced or a urn:uuid: URN.
 _GOOGLE_AID_SHAPE = re.compile(rf"(?ai:urn:uuid:)?({_UUID_HEX})|\{{({_UUID_HEX})\}}")
-#: Zero-width space, non-joiner and joiner, word joiner, byte-order mark (zero-width no-break space).
-_INVISIBLE_EDGES = "\u200b\u200c\u200d\u2060\ufeff"
 _INVALID_EMAIL_MESSAGE = (
     "email is not an e-mail address (expected one @, a non-empty local part, a dotted domain, no spaces)"
 )
@@ -89,7 +89,7 @@ def _trim_invisible(text: str) -> str:
     address they make a hash that matches nobody, while the address itself is fine.
     """
     trimmed = text
-    while (stripped := trimmed.strip(_INVISIBLE_EDGES).strip()) != trimmed:
+    while (stripped := trimmed.strip(_INVISIBLE).strip()) != trimmed:
         trimmed = stripped
     return trimmed
 
