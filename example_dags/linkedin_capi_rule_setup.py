@@ -13,7 +13,6 @@ one request budget) and retries LinkedIn outages.
 from __future__ import annotations
 
 import datetime as dt
-from datetime import timedelta
 
 from airflow.sdk import DAG, Param
 
@@ -31,7 +30,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=2), "pool": "linkedin_capi"},
+    default_args={"retries": 3, "retry_delay": dt.timedelta(minutes=2), "pool": "linkedin_capi"},
     # Lets the XCom rule id and the campaign list arrive as real objects, not their string renderings.
     render_template_as_native_obj=True,
     tags=["linkedin", "conversions-api"],
