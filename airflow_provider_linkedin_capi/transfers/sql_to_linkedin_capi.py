@@ -205,8 +205,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
-        try:
-            _rejected_fraction_limit(self.max_rejected_fraction)  # a rendered typo fails before anything
+        try:  # rendered now: a typo in it fails the task before anything is read
+            rejected_limit = _rejected_fraction_limit(self.max_rejected_fraction)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
@@ -237,7 +237,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 delivery.already_delivered,
                 self.ledger_path,
             )
-        self._check_rejected_fraction(summary)
+        self._check_rejected_fraction(summary, rejected_limit)
         return summary
 
     def _push(
@@ -332,8 +332,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             "already_delivered": delivery.already_delivered,
         }
 
-    def _check_rejected_fraction(self, summary: dict[str, Any]) -> None:
-        limit = _rejected_fraction_limit(self.max_rejected_fraction)  # checked at the start of execute
+    def _check_rejected_fraction(self, summary: dict[str, Any], limit: float | None) -> None:
         if limit is None or not summary["rows_read"]:
             return
         fraction = summary["events_rejected"] / summary["rows_read"]
