@@ -234,19 +234,24 @@ class LinkedInCapiHook(BaseHook):
         self._token_lock = threading.Lock()
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
-        self._version_checked = False
         self.token_refreshes = 0
 
     # ------------------------------------------------------------------ configuration
 
     @cached_property
     def config(self) -> LinkedInCapiConnectionConfig:
-        """The validated connection (read once per hook)."""
+        """The validated connection (read once per hook, which is when a retiring version is warned of)."""
         conn = self.get_connection(self.linkedin_capi_conn_id)
         config = LinkedInCapiConnectionConfig.from_connection(conn)
         for secret in (config.client_secret, config.refresh_token, config.access_token):
             if secret:
                 mask_secret(secret)
+        warn_if_version_near_sunset(
+            self._api_version or config.api_version,
+            datetime.now(UTC).date(),
+            self.log,
+            self.linkedin_capi_conn_id,
+        )
         return config
 
     @property
@@ -452,11 +457,6 @@ class LinkedInCapiHook(BaseHook):
         :param recover: for calls that are unsafe to repeat (a create): asked before each retry that follows
             an ambiguous failure; a reply it returns ends the call instead of a second request.
         """
-        if not self._version_checked:
-            self._version_checked = True
-            warn_if_version_near_sunset(
-                self.api_version, datetime.now(UTC).date(), self.log, self.linkedin_capi_conn_id
-            )
         url = f"{self.config.base_url}{path}" + (f"?{query}" if query else "")
         data = None if body is None else orjson.dumps(body, default=_json_default)
         ambiguous_before = False
