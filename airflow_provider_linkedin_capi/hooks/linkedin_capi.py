@@ -92,8 +92,6 @@ __all__ = ["BatchResult", "DeliveryResult", "LinkedInCapiHook"]
 MAX_BATCH_SIZE = 5000
 # LinkedIn refuses query strings over 4 KB with a 414 (contract §1.15); stay a little under it.
 MAX_QUERY_LENGTH = 4000
-# DEFAULT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_*_WAIT and DEFAULT_TOKEN_PROPAGATION_WAIT come from
-# connection_config, shared with the async hook; the properties below read them as globals of this module.
 RULES_PAGE_SIZE = 100
 CONVERSIONS_API = "CONVERSIONS_API"
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.

@@ -106,24 +106,21 @@ def crm_table(tmp_path, monkeypatch) -> Callable[..., CrmTable]:
 def fast_sandbox(sandbox, monkeypatch):
     """The sandbox with pacing out of the way (sandbox and connection): only injected faults slow a push.
 
-    Backoff waits of 0.05 to 0.5 s instead of 1 to 60 s come from the connection, as a user would set them.
+    Backoff waits of 0.05 to 0.5 s instead of 1 to 60 s, and 0.05 s instead of 2 s for a just-minted token
+    refused as revoked, come from the connection, as a user would set them.
     """
     sandbox.admin.configure(requests_per_minute=100_000)
     monkeypatch.setenv(
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
         sandbox.connection_json(
-            requests_per_minute=100_000, max_retries=12, retry_min_wait=0.05, retry_max_wait=0.5
+            requests_per_minute=100_000,
+            max_retries=12,
+            retry_min_wait=0.05,
+            retry_max_wait=0.5,
+            token_propagation_wait=0.05,
         ),
     )
     return sandbox
-
-
-@pytest.fixture
-def short_retry_waits(monkeypatch):
-    """A just-minted token refused as revoked is retried after 0.05 s instead of 2 s."""
-    from airflow_provider_linkedin_capi.hooks import linkedin_capi
-
-    monkeypatch.setattr(linkedin_capi, "DEFAULT_TOKEN_PROPAGATION_WAIT", 0.05)
 
 
 def events_by_id(sandbox, rule_id: str, page: int = 20_000) -> dict[str, list[dict]]:

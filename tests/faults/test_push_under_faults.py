@@ -31,7 +31,7 @@ def _iso_ms(epoch_ms: int) -> datetime:
 
 @pytest.mark.slow
 def test_100k_rows_through_throttles_errors_drops_and_an_expired_token(
-    fast_sandbox, crm_table, short_retry_waits, stored_events, tmp_path
+    fast_sandbox, crm_table, stored_events, tmp_path
 ):
     sandbox = fast_sandbox
     table = crm_table(100_000)
@@ -108,12 +108,12 @@ def test_100k_rows_through_throttles_errors_drops_and_an_expired_token(
 
 
 def test_linkedin_down_longer_than_the_retry_budget_fails_with_true_counts(
-    fast_sandbox, crm_table, short_retry_waits, monkeypatch
+    fast_sandbox, crm_table, monkeypatch
 ):
     sandbox = fast_sandbox
     monkeypatch.setenv(
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
-        sandbox.connection_json(requests_per_minute=100_000, max_retries=2),
+        sandbox.connection_json(requests_per_minute=100_000, max_retries=2, token_propagation_wait=0.05),
     )
     table = crm_table(10_000, with_invalid=False)
     rule_id = str(sandbox.admin.create_rule(name="outage")["id"])
@@ -148,9 +148,7 @@ def test_linkedin_down_longer_than_the_retry_budget_fails_with_true_counts(
     assert not_delivered == rows_read - delivered
 
 
-def test_validate_first_push_is_exactly_once_through_faults(
-    fast_sandbox, crm_table, short_retry_waits, stored_events
-):
+def test_validate_first_push_is_exactly_once_through_faults(fast_sandbox, crm_table, stored_events):
     """``on_invalid="fail"`` validates everything, spools, then sends: the spooled path under faults."""
     sandbox = fast_sandbox
     table = crm_table(20_000, with_invalid=False)

@@ -135,9 +135,10 @@ def _exception_text(exc: BaseException) -> str:
 def test_no_identifier_secret_or_token_leaks_from_a_push(
     sandbox, leak_rows, minted_tokens, debug_everywhere, capfd, tmp_path, monkeypatch
 ):
-    from airflow_provider_linkedin_capi.hooks import linkedin_capi
-
-    monkeypatch.setattr(linkedin_capi, "DEFAULT_TOKEN_PROPAGATION_WAIT", 0.01)
+    # A just-minted token refused as revoked is retried after 0.01 s, set on the connection as a user would.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(token_propagation_wait=0.01)
+    )
     caplog = debug_everywhere
     rule_id = str(sandbox.admin.create_rule(name="leak probe")["id"])
     sandbox.admin.poison(["leak-4"])
@@ -177,7 +178,10 @@ def test_no_identifier_secret_or_token_leaks_from_a_push(
         ).execute(context={})
     # ... and one that fails because LinkedIn is down.
     sandbox.admin.set_faults([{"kind": "503", "every": 1, "path": "/rest/conversionEvents"}])
-    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(max_retries=0))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        sandbox.connection_json(max_retries=0, token_propagation_wait=0.01),
+    )
     with pytest.raises(Exception, match="delivered") as outage:
         SqlToLinkedInCapiOperator(
             task_id="push_outage", sql=leak_rows, sql_conn_id=SQL_CONN_ID, conversion_rule_id=rule_id
