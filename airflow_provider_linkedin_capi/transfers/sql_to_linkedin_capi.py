@@ -24,7 +24,6 @@ from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
-from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -34,6 +33,8 @@ from airflow_provider_linkedin_capi.transfers.spool import EventSpool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 
 MAX_BATCH_SIZE = 5000
 ON_INVALID_CHOICES = ("skip", "fail")
@@ -219,9 +220,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             progress = ProgressReporter(
                 self.log, self.progress_interval_seconds, verb="would be sent" if self.dry_run else "sent"
             )
-            ledger = DeliveryLedger(str(self.ledger_path)) if self.ledger_path else None
-            if ledger is not None:
-                self.log.info("The delivery ledger holds %d eventId(s) already delivered", ledger.loaded)
+            ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
                 pipeline = self._push(source, settings, rules, rejections, delivery, progress)
@@ -288,6 +287,16 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 exc.add_note(stopped)
             raise
         return pipeline
+
+    def _open_ledger(self) -> DeliveryLedger | None:
+        if not self.ledger_path:
+            return None
+        # Imported here: the ledger needs numpy, which a push without a ledger should not load (memory).
+        from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
+
+        ledger = DeliveryLedger(str(self.ledger_path))
+        self.log.info("The delivery ledger holds %d eventId(s) already delivered", ledger.loaded)
+        return ledger
 
     def _event_builder(self, columns: list[str], settings: ConversionSettings) -> EventBuilder:
         try:
