@@ -57,7 +57,8 @@ def test_connection_form_is_declarative_with_secrets_as_password_fields():
     assert set(fields) >= {
         "refresh_token",
         "access_token",
-        "token_url",
+        "oauth_url",
+        "propagation_wait",
         "api_version",
         "ad_account_id",
         "requests_per_minute",

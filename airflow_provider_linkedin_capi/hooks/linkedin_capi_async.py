@@ -43,6 +43,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
     refresh_form,
     static_token,
     token_error,
+    token_payload,
     warn_if_refresh_token_expiring,
 )
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
@@ -315,7 +316,7 @@ class LinkedInCapiAsyncHook(BaseHook):
                 await self._backoff(attempt, None, type(exc).__name__)
                 attempt += 1
                 continue
-            payload = decode_json(response.content)
+            payload = token_payload(response.status_code, response.content, config)
             if response.status_code == 200:
                 now = time.time()
                 token = parse_token_response(payload, now)
