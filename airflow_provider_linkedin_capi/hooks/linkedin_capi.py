@@ -195,7 +195,7 @@ class LinkedInCapiHook(BaseHook):
     :param requests_per_minute: client-side request budget; default: the connection's
         ``requests_per_minute`` extra, else 600 (LinkedIn's figure per token, THIRD-PARTY sourced).
     :param token_propagation_wait: seconds to wait, once, when LinkedIn refuses a token minted moments ago
-        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``token_propagation_wait``
+        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``propagation_wait``
         extra, else 2.
     """
 

@@ -88,7 +88,7 @@ class LinkedInCapiAsyncHook(BaseHook):
     :param retry_max_wait: Longest single backoff in seconds; default: the connection's ``retry_max_wait``
         extra, else 60.
     :param token_propagation_wait: Seconds to wait, once, when LinkedIn refuses a token minted moments ago
-        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``token_propagation_wait``
+        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``propagation_wait``
         extra, else 2.
     """
 
