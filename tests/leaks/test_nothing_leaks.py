@@ -136,9 +136,7 @@ def test_no_identifier_secret_or_token_leaks_from_a_push(
     sandbox, leak_rows, minted_tokens, debug_everywhere, capfd, tmp_path, monkeypatch
 ):
     # A just-minted token refused as revoked is retried after 0.01 s, set on the connection as a user would.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(propagation_wait=0.01)
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(propagation_wait=0.01))
     caplog = debug_everywhere
     rule_id = str(sandbox.admin.create_rule(name="leak probe")["id"])
     sandbox.admin.poison(["leak-4"])
