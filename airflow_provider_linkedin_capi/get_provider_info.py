@@ -77,12 +77,13 @@ def get_provider_info() -> dict[str, Any]:
                         "from Campaign Manager. Never refreshed.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
-                    "token_url": {
-                        "label": "OAuth token URL",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": "https://www.linkedin.com/oauth/v2/accessToken",
-                        },
+                    "oauth_url": {
+                        "label": "OAuth endpoint override",
+                        "description": "Leave empty: derived from the API base URL (LinkedIn's "
+                        "https://www.linkedin.com/oauth/v2/accessToken for api.linkedin.com, else the same "
+                        "scheme, host and port + /oauth/v2/accessToken). An override must be on that origin "
+                        "or on www.linkedin.com.",
+                        "schema": {"type": ["string", "null"]},
                     },
                     "api_version": {
                         "label": "LinkedIn-Version (YYYYMM)",
@@ -122,10 +123,10 @@ def get_provider_info() -> dict[str, Any]:
                         "(at most 900 s; a non-numeric or infinite one is ignored).",
                         "schema": {"type": ["number", "null"], "minimum": 0, "default": 60},
                     },
-                    "token_propagation_wait": {
+                    "propagation_wait": {
                         "label": "Fresh-token wait (seconds)",
-                        "description": "Waited once when LinkedIn refuses a token minted moments ago as "
-                        "revoked (third-party sourced behaviour).",
+                        "description": "Waited once when LinkedIn refuses an access token minted moments ago "
+                        "as revoked (third-party sourced behaviour).",
                         "schema": {"type": ["number", "null"], "minimum": 0, "default": 2},
                     },
                 },

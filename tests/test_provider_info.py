@@ -57,7 +57,8 @@ def test_connection_form_is_declarative_with_secrets_as_password_fields():
     assert set(fields) >= {
         "refresh_token",
         "access_token",
-        "token_url",
+        "oauth_url",
+        "propagation_wait",
         "api_version",
         "ad_account_id",
         "requests_per_minute",
@@ -65,6 +66,28 @@ def test_connection_form_is_declarative_with_secrets_as_password_fields():
     assert fields["refresh_token"]["schema"]["format"] == "password"
     assert fields["access_token"]["schema"]["format"] == "password"
     assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "Client Secret"
+
+
+def _should_hide_value_for_key():
+    """Airflow's own test for a field name it masks in the UI and the API (the task SDK's secrets masker)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+    except ImportError:  # Airflow 3.1
+        from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+    return should_hide_value_for_key
+
+
+def test_only_secret_fields_have_names_airflow_masks():
+    """Airflow masks a field named like a secret, and its form saves the mask back; so only secrets may be."""
+    hide = _should_hide_value_for_key()
+    (conn_type,) = get_provider_info()["connection-types"]
+    fields = conn_type["conn-fields"]
+    secrets = {name for name, spec in fields.items() if spec["schema"].get("format") == "password"}
+    assert secrets == {"refresh_token", "access_token"}
+    assert [name for name in fields if name not in secrets and hide(name)] == []
+    assert all(hide(name) for name in secrets)
+    assert hide("password")  # the Client Secret is the connection's password field
+    assert not conn_type["ui-field-behaviour"]["hidden-fields"].count("password")
 
 
 def _airflow_cli_json(*args: str) -> str:

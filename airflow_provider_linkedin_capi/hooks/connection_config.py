@@ -5,21 +5,30 @@ either hook: plain extra keys first (what the Airflow 3.2+ form and JSON connect
 ``extra__linkedin_capi__<name>`` keys that connections created in the Airflow 2 UI still carry. Extras
 from a URI connection arrive as strings, so numbers are parsed rather than trusted.
 
+Airflow masks every field whose name holds a sensitive word (``token``, ``secret``, ...) in its UI and API,
+and its form sends the mask back: so only secrets carry such names here, two fields were renamed (the old
+names are still read, with a deprecation warning), and a ``***`` value is refused rather than used.
+
 Nothing here masks secrets: masking is sync in tasks and async in triggers, so each hook does its own.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError
+from airflow_provider_linkedin_capi.hooks.secret_text import MASK, has_control_character
+from airflow_provider_linkedin_capi.hooks.token_endpoint import LINKEDIN_TOKEN_URL, token_url_for
 
 CONN_TYPE = "linkedin_capi"
 DEFAULT_HOST = "https://api.linkedin.com/rest"
-DEFAULT_TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
+# The token endpoint for LinkedIn's own host; any other host gets its own origin's (see token_endpoint).
+DEFAULT_TOKEN_URL = LINKEDIN_TOKEN_URL
 # A month LinkedIn serves for about a year after its release (contract §1.8-1.9); bump it with each release
 # of this provider. Users pin their own with the connection's ``api_version`` extra.
 DEFAULT_API_VERSION = "202608"
@@ -34,6 +43,10 @@ DEFAULT_RETRY_MAX_WAIT = 60.0
 # §7.11, THIRD-PARTY): wait this long once before retrying it.
 DEFAULT_TOKEN_PROPAGATION_WAIT = 2.0
 _LEGACY_PREFIX = f"extra__{CONN_TYPE}__"
+# Extras renamed because Airflow masked them (their names hold "token"): new name -> old name.
+RENAMED_EXTRAS = {"oauth_url": "token_url", "propagation_wait": "token_propagation_wait"}
+
+log = logging.getLogger(__name__)
 _API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 
 T = TypeVar("T")
@@ -67,6 +80,11 @@ class LinkedInCapiConnectionConfig:
     retry_min_wait: float | None = None
     retry_max_wait: float | None = None
     token_propagation_wait: float | None = None
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What must never appear in error text: the client secret and both tokens."""
+        return self.client_secret, self.refresh_token, self.access_token
 
     @property
     def uses_refresh_token(self) -> bool:
@@ -106,6 +124,7 @@ class LinkedInCapiConnectionConfig:
         schema: str | None = None,
     ) -> LinkedInCapiConnectionConfig:
         where = f"connection {conn_id!r}" if conn_id else "the LinkedIn connection"
+        _refuse_masked_values(where, password, extras)
 
         def extra(name: str) -> Any:
             for key in (name, _LEGACY_PREFIX + name):
@@ -116,11 +135,22 @@ class LinkedInCapiConnectionConfig:
                     return value
             return None
 
+        def renamed_extra(name: str) -> tuple[Any, str]:
+            """The extra under its new name, else under its old one (warned about); with the name used."""
+            old_name = RENAMED_EXTRAS[name]
+            value, old_value = extra(name), extra(old_name)
+            if old_value is not None:
+                _warn_renamed(where, old_name, name, ignored=value is not None)
+            return (value, name) if value is not None or old_value is None else (old_value, old_name)
+
         client_id = _text(login)
         client_secret = _text(password)
         refresh_token = _text(extra("refresh_token"))
         access_token = _text(extra("access_token"))
         _check_credentials(where, client_id, client_secret, refresh_token, access_token)
+        base_url = _base_url(host, port, schema)
+        oauth_url, oauth_url_name = renamed_extra("oauth_url")
+        propagation_wait, propagation_wait_name = renamed_extra("propagation_wait")
 
         api_version = str(extra("api_version") or DEFAULT_API_VERSION)
         if not _API_VERSION.match(api_version):
@@ -137,8 +167,10 @@ class LinkedInCapiConnectionConfig:
 
         return cls(
             conn_id=conn_id,
-            base_url=_base_url(host, port, schema),
-            token_url=str(extra("token_url") or DEFAULT_TOKEN_URL),
+            base_url=base_url,
+            token_url=token_url_for(
+                base_url, None if oauth_url is None else str(oauth_url), where=where, name=oauth_url_name
+            ),
             api_version=api_version,
             client_id=client_id,
             client_secret=client_secret,
@@ -151,9 +183,7 @@ class LinkedInCapiConnectionConfig:
             max_retries=_number(where, "max_retries", extra("max_retries"), int, 0),
             retry_min_wait=_number(where, "retry_min_wait", extra("retry_min_wait"), float, 0),
             retry_max_wait=_number(where, "retry_max_wait", extra("retry_max_wait"), float, 0),
-            token_propagation_wait=_number(
-                where, "token_propagation_wait", extra("token_propagation_wait"), float, 0
-            ),
+            token_propagation_wait=_number(where, propagation_wait_name, propagation_wait, float, 0),
         )
 
 
@@ -178,6 +208,17 @@ def _check_credentials(
     refresh_token: str | None,
     access_token: str | None,
 ) -> None:
+    for label, value in (
+        ("Client Secret (password)", client_secret),
+        ("extra 'refresh_token'", refresh_token),
+        ("extra 'access_token'", access_token),
+    ):
+        if value and has_control_character(value):
+            # The value is not quoted: it is a secret, and the masker would miss it with a line break inside.
+            raise LinkedInCapiConfigError(
+                f"{where}: {label} contains a line break or another control character; paste it again "
+                "without one"
+            )
     if refresh_token and access_token:
         raise LinkedInCapiConfigError(
             f"{where}: set either extra 'refresh_token' (with the client id and secret) or extra "
@@ -199,6 +240,32 @@ def _check_credentials(
         raise LinkedInCapiConfigError(
             f"{where}: a refresh token needs the app's {' and '.join(missing)}, which is missing"
         )
+
+
+def _refuse_masked_values(where: str, password: str | None, extras: dict[str, Any]) -> None:
+    """A ``***`` is Airflow's mask, sent back by its form: never a real value, and never to be used as one."""
+    masked = [f"extra {key!r}" for key, value in extras.items() if _is_mask(value)]
+    if _is_mask(password):
+        masked.insert(0, "Client Secret (password)")
+    if masked:
+        raise LinkedInCapiConfigError(
+            f"{where}: {', '.join(masked)} holds {MASK!r}, Airflow's mask: the connection was saved from a "
+            "masked form. Enter the real value, or clear the field to use its default."
+        )
+
+
+def _is_mask(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() == MASK
+
+
+def _warn_renamed(where: str, old_name: str, new_name: str, *, ignored: bool) -> None:
+    fate = f"ignored, since {new_name!r} is set" if ignored else f"read as {new_name!r} for now"
+    message = (
+        f"{where}: extra {old_name!r} is deprecated and {fate}; rename it to {new_name!r} (Airflow masks "
+        "extras whose name holds 'token' in its UI, and its form then saves the mask)"
+    )
+    warnings.warn(message, DeprecationWarning, stacklevel=4)
+    log.warning("%s", message)
 
 
 def _base_url(host: str | None, port: int | None, schema: str | None) -> str:

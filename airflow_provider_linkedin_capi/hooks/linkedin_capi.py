@@ -63,11 +63,13 @@ from airflow_provider_linkedin_capi.hooks.connection_config import (
 )
 from airflow_provider_linkedin_capi.hooks.oauth import (
     AccessToken,
+    failure_text,
     may_be_unpropagated,
     parse_token_response,
     refresh_form,
     static_token,
     token_error,
+    token_payload,
     warn_if_refresh_token_expiring,
 )
 from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
@@ -193,7 +195,7 @@ class LinkedInCapiHook(BaseHook):
     :param requests_per_minute: client-side request budget; default: the connection's
         ``requests_per_minute`` extra, else 600 (LinkedIn's figure per token, THIRD-PARTY sourced).
     :param token_propagation_wait: seconds to wait, once, when LinkedIn refuses a token minted moments ago
-        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``token_propagation_wait``
+        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``propagation_wait``
         extra, else 2.
     """
 
@@ -353,7 +355,7 @@ class LinkedInCapiHook(BaseHook):
             except _TRANSPORT_ERRORS as err:
                 raise _TransientFailure(f"{type(err).__name__}: {err}") from None
             self.log.debug("LinkedIn token refresh -> %s (attempt %d)", response.status_code, number)
-            payload = decode_json(response.content)
+            payload = token_payload(response.status_code, response.content, config)
             if response.status_code == 200:
                 return parse_token_response(payload, time.time())
             error = token_error(response.status_code, payload, config.conn_id)
@@ -367,7 +369,7 @@ class LinkedInCapiHook(BaseHook):
                 )
             raise error
 
-        token = self._with_retries("POST token_url (refresh)", attempt)
+        token = self._with_retries("POST token endpoint (refresh)", attempt)
         mask_secret(token.value)
         self.token_refreshes += 1
         days = (token.expires_at - time.time()) / 86400 if token.expires_at else None
@@ -911,8 +913,8 @@ class LinkedInCapiHook(BaseHook):
                 f"Connected to {self.config.base_url} with {version}: read the "
                 f"conversion rules of {account_urn} ({len(page)} on the first page)"
             )
-        except Exception as err:
-            return False, f"{type(err).__name__}: {err}"
+        except Exception as err:  # the answer reaches users who may not read the secrets: none in it
+            return False, failure_text(err, self.__dict__.get("config"), self._token)
 
 
 #: One element of a BATCH_CREATE answer for an event LinkedIn took.

@@ -43,6 +43,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
     refresh_form,
     static_token,
     token_error,
+    token_payload,
     warn_if_refresh_token_expiring,
 )
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
@@ -87,7 +88,7 @@ class LinkedInCapiAsyncHook(BaseHook):
     :param retry_max_wait: Longest single backoff in seconds; default: the connection's ``retry_max_wait``
         extra, else 60.
     :param token_propagation_wait: Seconds to wait, once, when LinkedIn refuses a token minted moments ago
-        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``token_propagation_wait``
+        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``propagation_wait``
         extra, else 2.
     """
 
@@ -315,7 +316,7 @@ class LinkedInCapiAsyncHook(BaseHook):
                 await self._backoff(attempt, None, type(exc).__name__)
                 attempt += 1
                 continue
-            payload = decode_json(response.content)
+            payload = token_payload(response.status_code, response.content, config)
             if response.status_code == 200:
                 now = time.time()
                 token = parse_token_response(payload, now)

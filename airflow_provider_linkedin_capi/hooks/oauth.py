@@ -15,6 +15,8 @@ from typing import Any
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiAuthError, LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
+from airflow_provider_linkedin_capi.hooks.responses import decode_json
+from airflow_provider_linkedin_capi.hooks.secret_text import has_control_character, scrub, without_secrets
 
 # Refresh this long before LinkedIn's expiry, so a token never dies in the middle of a batch.
 REFRESH_MARGIN_SECONDS = 300.0
@@ -62,10 +64,34 @@ def refresh_form(config: LinkedInCapiConnectionConfig) -> dict[str, str]:
     }
 
 
+def token_payload(status: int, content: bytes | None, config: LinkedInCapiConnectionConfig) -> Any:
+    """The token endpoint's JSON answer; when it is an error, with the secrets we sent blanked out.
+
+    A server may echo the refresh token or the client secret in ``error_description``, and that text goes
+    into exceptions and the "Test connection" answer, which users who may not read the secrets see.
+    """
+    payload = decode_json(content)
+    return payload if status == 200 else scrub(payload, config.secrets)
+
+
+def failure_text(
+    err: BaseException, config: LinkedInCapiConnectionConfig | None, token: AccessToken | None
+) -> str:
+    """An exception as ``Type: text`` for the "Test connection" answer, with no secret or token in it."""
+    secrets = (*(config.secrets if config else ()), token.value if token else None)
+    return without_secrets(f"{type(err).__name__}: {err}", secrets)
+
+
 def parse_token_response(payload: Any, now: float) -> AccessToken:
     """Turn a 200 from the token endpoint into an :class:`AccessToken`; a body without a token is an error."""
     if not isinstance(payload, Mapping) or not isinstance(payload.get("access_token"), str):
         raise LinkedInCapiError("LinkedIn's token endpoint answered 200 without an access_token", status=200)
+    if has_control_character(payload["access_token"]):
+        # Not quoted: it would reach the error text, where the masker misses a token with a line break.
+        raise LinkedInCapiError(
+            "LinkedIn's token endpoint answered 200 with an access_token holding a control character",
+            status=200,
+        )
     return AccessToken(
         value=payload["access_token"],
         expires_at=_deadline(payload.get("expires_in"), now),
@@ -104,7 +130,7 @@ def token_error(status: int, payload: Any, conn_id: str | None = None) -> Linked
         )
     return LinkedInCapiAuthError(
         f"LinkedIn's token endpoint refused the refresh of {where} (HTTP {status} {error}: {description}). "
-        "Check the connection's client id, client secret, refresh token and token_url.",
+        "Check the connection's client id, client secret, refresh token and, if set, oauth_url.",
         status=status,
         code=error or None,
     )

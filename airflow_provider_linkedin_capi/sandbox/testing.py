@@ -265,7 +265,8 @@ class SandboxProcess:
             extra = {"access_token": STATIC_ACCESS_TOKEN}
         else:
             raise ValueError("auth must be 'refresh_token' or 'access_token'")
-        extra.update(token_url=self.token_url, ad_account_id=AD_ACCOUNT_ID)
+        # No token endpoint: the hooks derive it from ``host`` (same origin + /oauth/v2/accessToken).
+        extra["ad_account_id"] = AD_ACCOUNT_ID
         extra.update(extra_overrides)
         return {
             "conn_type": "linkedin_capi",

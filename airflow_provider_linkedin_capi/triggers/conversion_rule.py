@@ -33,7 +33,7 @@ class LinkedInCapiConversionRuleTrigger(BaseTrigger):
     "failed" | "error", "message": ..., "rule": <status fields or None>}``.
 
     Each read uses the connection's HTTP settings (``timeout``, ``max_retries``, ``retry_min_wait``,
-    ``retry_max_wait``, ``token_propagation_wait``, else the same defaults as the sync hook), so the wait
+    ``retry_max_wait``, ``propagation_wait``, else the same defaults as the sync hook), so the wait
     retries exactly as the sensor's ``poke`` does; the backoff sleeps are ``asyncio.sleep`` and hold no
     worker. The trigger has no arguments of its own for them: tune them on the connection.
 

@@ -117,7 +117,7 @@ def fast_sandbox(sandbox, monkeypatch):
             max_retries=12,
             retry_min_wait=0.05,
             retry_max_wait=0.5,
-            token_propagation_wait=0.05,
+            propagation_wait=0.05,
         ),
     )
     return sandbox

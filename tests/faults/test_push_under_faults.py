@@ -113,7 +113,7 @@ def test_linkedin_down_longer_than_the_retry_budget_fails_with_true_counts(
     sandbox = fast_sandbox
     monkeypatch.setenv(
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
-        sandbox.connection_json(requests_per_minute=100_000, max_retries=2, token_propagation_wait=0.05),
+        sandbox.connection_json(requests_per_minute=100_000, max_retries=2, propagation_wait=0.05),
     )
     table = crm_table(10_000, with_invalid=False)
     rule_id = str(sandbox.admin.create_rule(name="outage")["id"])

@@ -49,7 +49,7 @@ def test_json_env_connection_with_every_field(monkeypatch):
         "password": "secret",
         "extra": {
             "refresh_token": "rt",
-            "token_url": "http://127.0.0.1:8765/oauth/v2/accessToken",
+            "oauth_url": "http://127.0.0.1:8765/oauth/v2/accessToken",
             "api_version": "202607",
             "ad_account_id": "urn:li:sponsoredAccount:507404993",
             "requests_per_minute": 120,
@@ -72,7 +72,7 @@ def test_uri_round_trip_keeps_every_field():
             "refresh_token": "r t/+=",
             "requests_per_minute": "90",
             "ad_account_id": "42",
-            "token_url": "http://127.0.0.1:1/oauth/v2/accessToken",
+            "oauth_url": "http://127.0.0.1:8765/oauth/v2/accessToken",
         },
         host="http://127.0.0.1:8765/rest",
         password="s/e:c@ret",
@@ -130,7 +130,7 @@ def test_static_access_token_needs_no_client():
         ({"access_token": "a", "requests_per_minute": 0}, {}, "requests_per_minute"),
         ({"access_token": "a", "requests_per_minute": "lots"}, {}, "requests_per_minute"),
         ({"access_token": "a", "max_retries": -1}, {}, "max_retries"),
-        ({"access_token": "a", "token_propagation_wait": "-0.5"}, {}, "token_propagation_wait"),
+        ({"access_token": "a", "propagation_wait": "-0.5"}, {}, "propagation_wait"),
     ],
 )
 def test_invalid_connections_name_the_field(extra, fields, match):
@@ -148,7 +148,7 @@ def test_waits_come_from_the_connection_unless_the_hook_is_given_them(monkeypatc
             "access_token": "static-token-abcdef",
             "retry_min_wait": "0.25",
             "retry_max_wait": 4,
-            "token_propagation_wait": "0.5",
+            "propagation_wait": "0.5",
         },
     }
     monkeypatch.setenv("AIRFLOW_CONN_LI_WAITS", json.dumps(payload))

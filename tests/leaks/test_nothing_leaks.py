@@ -136,9 +136,7 @@ def test_no_identifier_secret_or_token_leaks_from_a_push(
     sandbox, leak_rows, minted_tokens, debug_everywhere, capfd, tmp_path, monkeypatch
 ):
     # A just-minted token refused as revoked is retried after 0.01 s, set on the connection as a user would.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(token_propagation_wait=0.01)
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(propagation_wait=0.01))
     caplog = debug_everywhere
     rule_id = str(sandbox.admin.create_rule(name="leak probe")["id"])
     sandbox.admin.poison(["leak-4"])
@@ -180,7 +178,7 @@ def test_no_identifier_secret_or_token_leaks_from_a_push(
     sandbox.admin.set_faults([{"kind": "503", "every": 1, "path": "/rest/conversionEvents"}])
     monkeypatch.setenv(
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
-        sandbox.connection_json(max_retries=0, token_propagation_wait=0.01),
+        sandbox.connection_json(max_retries=0, propagation_wait=0.01),
     )
     with pytest.raises(Exception, match="delivered") as outage:
         SqlToLinkedInCapiOperator(

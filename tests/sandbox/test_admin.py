@@ -30,7 +30,6 @@ def test_health_and_connection_dicts(sandbox):
         "password": CLIENT_SECRET,
         "extra": {
             "refresh_token": REFRESH_TOKEN,
-            "token_url": sandbox.base_url + "/oauth/v2/accessToken",
             "ad_account_id": AD_ACCOUNT_ID,
         },
     }

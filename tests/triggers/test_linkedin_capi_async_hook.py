@@ -120,9 +120,9 @@ def token_requests(sandbox) -> int:
 
 def test_a_fresh_token_refused_as_revoked_is_waited_for_not_replaced(sandbox, monkeypatch):
     # Contract 7.11: a token minted moments ago can get 401/65601 until it has propagated. Minting another
-    # would give an equally fresh token, so the hook waits (the connection's token_propagation_wait) and
+    # would give an equally fresh token, so the hook waits (the connection's propagation_wait) and
     # retries the same one, as the sync hook does.
-    conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", token_propagation_wait=0.3)
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", propagation_wait=0.3)
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
     sandbox.admin.set_faults([{"kind": "unpropagated_token", "every": 1, "limit": 1, "path": "/rest"}])
     started = time.monotonic()
@@ -136,7 +136,7 @@ def test_a_fresh_token_refused_as_revoked_is_waited_for_not_replaced(sandbox, mo
 
 def test_a_token_still_unpropagated_after_the_wait_is_refreshed_once(sandbox, monkeypatch):
     # The reviewer's repro: two 401/65601 in a row used to end the read (and the trigger) for good.
-    conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", token_propagation_wait=0.01)
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", propagation_wait=0.01)
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
     sandbox.admin.set_faults(
         [{"kind": "unpropagated_token", "every": 1, "limit": 2, "path": "/rest/conversions"}]
@@ -186,7 +186,7 @@ CONNECTION_SETTINGS = {
     "max_retries": 3,
     "retry_min_wait": "0.25",
     "retry_max_wait": 4,
-    "token_propagation_wait": "0.5",
+    "propagation_wait": "0.5",
 }
 
 

@@ -1,0 +1,162 @@
+"""A connection made as Airflow's UI makes it works: form defaults from the API, saved, shown, tested, used.
+
+Airflow's API server runs in process (``airflow.api_fastapi.app.create_app``) on the session's migrated
+SQLite metadata DB, with the simple auth manager letting every request in as admin. The Add Connection form
+takes its defaults from ``/ui/connections/hook_meta``, where Airflow replaces the value of every field whose
+name it deems sensitive with ``***``; the form then posts what it shows. The edit form shows the connection
+as ``/api/v2/connections/{id}`` returns it, masked, and its Test button posts that back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from airflow import __version__ as airflow_version
+from packaging.version import Version
+
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
+
+AIRFLOW_VERSION = Version(airflow_version)
+CONN_ID = "linkedin_from_the_ui"
+MASK = "***"
+
+
+@pytest.fixture
+def airflow_api(airflow_db, monkeypatch):
+    """A test client of Airflow's API server (public ``/api/v2`` and the UI's ``/ui``)."""
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER",
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    monkeypatch.setenv(
+        "AIRFLOW__API_AUTH__JWT_SECRET", "linkedin-capi-tests-jwt-secret-" + "0123456789abcdef" * 3
+    )
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+    from fastapi.testclient import TestClient
+
+    purge_cached_app()
+    with TestClient(create_app(apps="core")) as client:
+        # What the UI does with all-admins on: a token without credentials (Airflow 3.1 has no middleware).
+        token = client.get("/auth/token")
+        assert token.status_code == 201, token.text
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        client.delete(f"/api/v2/connections/{CONN_ID}")
+        yield client
+        client.delete(f"/api/v2/connections/{CONN_ID}")
+    purge_cached_app()
+
+
+def _form_defaults(client) -> dict | None:
+    """The LinkedIn form's extra fields as the UI pre-fills them (each field's ``value``).
+
+    ``None`` on Airflow 3.1, whose form has no fields declared in ``conn-fields`` (added in 3.2).
+    """
+    answer = client.get("/ui/connections/hook_meta")
+    assert answer.status_code == 200, answer.text
+    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    if meta["extra_fields"] is None:
+        return None
+    return {name: spec["value"] for name, spec in meta["extra_fields"].items() if spec["value"] is not None}
+
+
+@pytest.mark.timeout(300)
+def test_a_connection_made_in_the_ui_tests_green_and_pushes(airflow_api, sandbox, tmp_path, monkeypatch):
+    defaults = _form_defaults(airflow_api)
+    if defaults is not None:
+        assert MASK not in defaults.values(), defaults  # nothing the form pre-fills is masked
+        assert defaults == {
+            "requests_per_minute": 600,
+            "timeout": 60,
+            "max_retries": 8,
+            "retry_min_wait": 1,
+            "retry_max_wait": 60,
+            "propagation_wait": 2,
+        }
+    else:
+        assert Version("3.2") > AIRFLOW_VERSION
+        defaults = {}
+    extra = {**defaults, "refresh_token": REFRESH_TOKEN, "ad_account_id": AD_ACCOUNT_ID}
+    created = airflow_api.post(
+        "/api/v2/connections",
+        json={
+            "connection_id": CONN_ID,
+            "conn_type": "linkedin_capi",
+            "host": sandbox.rest_url,
+            "login": CLIENT_ID,
+            "password": CLIENT_SECRET,
+            "extra": json.dumps(extra),
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    # The edit form shows the connection as the API returns it: the secrets masked, nothing else.
+    shown = airflow_api.get(f"/api/v2/connections/{CONN_ID}").json()
+    shown_extra = json.loads(shown["extra"])
+    assert shown["password"] == MASK
+    assert shown_extra == {**extra, "refresh_token": MASK}
+
+    # Its Test button posts the shown, masked connection; Airflow restores the stored secrets.
+    tested = airflow_api.post("/api/v2/connections/test", json=shown)
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["status"] is True, tested.json()
+    assert f"read the conversion rules of urn:li:sponsoredAccount:{AD_ACCOUNT_ID}" in tested.json()["message"]
+    assert sandbox.admin.stats()["tokens_issued"] == 1
+
+    # A push reads the stored connection from the metadata DB, as the API server and triggerer do.
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    rule = sandbox.admin.create_rule(name="CRM purchases", type="PURCHASE")
+    summary = _push(tmp_path, monkeypatch, rule["id"])
+    assert summary["events_sent"] == 3, summary
+    assert sandbox.admin.stats()["events_total"] == 3
+
+
+def test_testing_the_stored_connection_with_a_foreign_oauth_url_sends_no_secret(airflow_api, sandbox):
+    """A user who may not read the secrets changes only the token endpoint and presses Test."""
+    extra = {"refresh_token": REFRESH_TOKEN, "ad_account_id": AD_ACCOUNT_ID}
+    body = {
+        "connection_id": CONN_ID,
+        "conn_type": "linkedin_capi",
+        "host": sandbox.rest_url,
+        "login": CLIENT_ID,
+        "password": CLIENT_SECRET,
+        "extra": json.dumps(extra),
+    }
+    assert airflow_api.post("/api/v2/connections", json=body).status_code == 201
+    shown = airflow_api.get(f"/api/v2/connections/{CONN_ID}").json()
+    foreign = {**json.loads(shown["extra"]), "oauth_url": "http://127.0.0.1:9/oauth/v2/accessToken"}
+
+    tested = airflow_api.post("/api/v2/connections/test", json={**shown, "extra": json.dumps(foreign)}).json()
+
+    assert tested["status"] is False
+    assert "extra 'oauth_url' points at 127.0.0.1" in tested["message"]
+    assert REFRESH_TOKEN not in tested["message"]
+    assert CLIENT_SECRET not in tested["message"]
+    assert sandbox.admin.stats()["tokens_issued"] == 0
+
+
+def _push(tmp_path: Path, monkeypatch, rule_id: int) -> dict:
+    database = tmp_path / "crm.db"
+    now_ms = int(time.time() * 1000)
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE crm (crm_id, email, conversionHappenedAt)")
+        db.executemany(
+            "INSERT INTO crm VALUES (?, ?, ?)",
+            [(i, f"buyer{i}@example.com", now_ms - 3_600_000 - i) for i in range(3)],
+        )
+    db.close()
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_UI", json.dumps({"conn_type": "sqlite", "host": str(database)}))
+    operator = SqlToLinkedInCapiOperator(
+        task_id="push",
+        sql="SELECT * FROM crm",
+        sql_conn_id="crm_ui",
+        conversion_rule_id=rule_id,
+        key_columns=["crm_id"],
+        linkedin_capi_conn_id=CONN_ID,
+    )
+    return operator.execute(context={})
