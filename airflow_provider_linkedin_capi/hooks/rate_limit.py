@@ -56,7 +56,7 @@ class TokenBucket:
         with self._lock:
             self._refill()
             self._tokens -= 1.0
-            wait = -self._tokens / self.refill_per_second if self._tokens < 0 else 0.0
+            wait = _due_in(-self._tokens / self.refill_per_second) if self._tokens < 0 else 0.0
         if wait > 0:
             self._sleep(wait)
         return wait
@@ -66,6 +66,11 @@ class TokenBucket:
         elapsed = max(now - self._updated, 0.0)
         self._updated = now
         self._tokens = min(float(self.capacity), self._tokens + elapsed * self.refill_per_second)
+
+
+def _due_in(seconds: float) -> float:
+    """``seconds``, a hair longer: ``now + 60.0`` can round to just under the 60 s the budget needs."""
+    return seconds * (1 + 1e-9) + 1e-9
 
 
 _registry: dict[str, TokenBucket] = {}
