@@ -26,6 +26,12 @@ from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
+from airflow_provider_linkedin_capi.transfers.push_arguments import (
+    BadArgumentError,
+    column_map_argument,
+    fetch_size_argument,
+    key_columns_argument,
+)
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
@@ -192,8 +198,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
         if not is_templated(self.max_rejected_fraction):
             _rejected_fraction_limit(self.max_rejected_fraction)
-        if self.fetch_size is not None and self.fetch_size < 1:
-            raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
+        fetch_size_argument(self.fetch_size)
         if self.progress_interval_seconds <= 0:
             raise ValueError(
                 f"progress_interval_seconds must be positive, got {self.progress_interval_seconds}"
@@ -202,7 +207,14 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         literal_settings = {
             name: getattr(self, name) for name in _SETTING_FIELDS if not is_templated(getattr(self, name))
         }
-        ConversionSettings(**_numeric_settings(literal_settings))
+        try:
+            if not is_templated(self.key_columns):
+                key_columns_argument(self.key_columns)
+            if not is_templated(self.column_map):
+                column_map_argument(self.column_map)
+            ConversionSettings(**_numeric_settings(literal_settings))
+        except (TypeError, ValueError) as error:
+            raise BadArgumentError(str(error)) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
@@ -314,16 +326,17 @@ class SqlToLinkedInCapiOperator(BaseOperator):
     def _conversion_settings(self) -> ConversionSettings:
         """The settings with the templated fields rendered; a mistake in them fails without retries."""
         try:
+            fetch_size_argument(self.fetch_size)
             return ConversionSettings(
                 conversion_rule_id=self.conversion_rule_id
                 if self.conversion_rule_id not in (None, "")
                 else None,
-                column_map=dict(self.column_map) if self.column_map else None,
-                key_columns=list(self.key_columns) if self.key_columns else None,
+                column_map=column_map_argument(self.column_map),
+                key_columns=key_columns_argument(self.key_columns),
                 **_numeric_settings({name: getattr(self, name) for name in _SETTING_FIELDS}),
             )
-        except (TypeError, ValueError) as error:
-            raise AirflowFailException(str(error)) from None
+        except (TypeError, ValueError, OverflowError) as error:
+            raise BadArgumentError(f"{error}. Nothing was read or sent.") from None
 
     def _summary(
         self, rows_read: int, delivery: EventDelivery, rejections: RejectionLog, rejects_path: str | None
