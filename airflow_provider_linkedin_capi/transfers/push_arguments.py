@@ -61,3 +61,36 @@ def fetch_size_argument(value: Any) -> int | None:
     if value < 1:
         raise BadArgumentError(f"fetch_size must be at least 1, got {value}")
     return value
+
+
+# Operator arguments passed straight to ConversionSettings; all templated, so numbers may arrive as text.
+SETTING_FIELDS = (
+    "timestamp_unit",
+    "default_timezone",
+    "max_event_age_days",
+    "event_age_safety_margin_hours",
+    "max_future_skew_seconds",
+)
+NUMERIC_SETTINGS = frozenset(
+    {"max_event_age_days", "event_age_safety_margin_hours", "max_future_skew_seconds"}
+)
+
+
+def numeric_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Rendered templates are strings unless the DAG renders native objects; read the numbers back."""
+    return {
+        name: float(value) if name in NUMERIC_SETTINGS and isinstance(value, str) else value
+        for name, value in settings.items()
+    }
+
+
+def rejected_fraction_limit(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
+        return None
+    try:
+        limit = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"max_rejected_fraction must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= limit <= 1.0:
+        raise ValueError(f"max_rejected_fraction must be between 0 and 1, got {value!r}")
+    return limit

@@ -28,11 +28,15 @@ from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_f
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.push_arguments import (
+    SETTING_FIELDS,
     BadArgumentError,
     column_map_argument,
     fetch_size_argument,
     key_columns_argument,
+    numeric_settings,
+    rejected_fraction_limit,
 )
+from airflow_provider_linkedin_capi.transfers.push_outcome import interrupted_by_linkedin, stopped_after
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
@@ -218,7 +222,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 f"on_duplicate must be one of {ON_DUPLICATE_CHOICES}, got {self.on_duplicate!r}"
             )
         if not is_templated(self.max_rejected_fraction):
-            _rejected_fraction_limit(self.max_rejected_fraction)
+            rejected_fraction_limit(self.max_rejected_fraction)
         fetch_size_argument(self.fetch_size)
         if self.progress_interval_seconds <= 0:
             raise ValueError(
@@ -226,21 +230,21 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             )
         # Settings given as literals (not Jinja) are checked now, so a typo fails at DAG parse time.
         literal_settings = {
-            name: getattr(self, name) for name in _SETTING_FIELDS if not is_templated(getattr(self, name))
+            name: getattr(self, name) for name in SETTING_FIELDS if not is_templated(getattr(self, name))
         }
         try:
             if not is_templated(self.key_columns):
                 key_columns_argument(self.key_columns)
             if not is_templated(self.column_map):
                 column_map_argument(self.column_map)
-            ConversionSettings(**_numeric_settings(literal_settings))
+            ConversionSettings(**numeric_settings(literal_settings))
         except (TypeError, ValueError) as error:
             raise BadArgumentError(str(error)) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
         try:  # rendered now: a typo in it fails the task before anything is read
-            rejected_limit = _rejected_fraction_limit(self.max_rejected_fraction)
+            rejected_limit = rejected_fraction_limit(self.max_rejected_fraction)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
@@ -325,9 +329,9 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                         deliver(events, rows)
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
         except (LinkedInCapiError, requests.RequestException) as exc:
-            raise _interrupted(exc, delivery, rejections, pipeline.rows_read, duplicates) from exc
+            raise interrupted_by_linkedin(exc, delivery, rejections, pipeline.rows_read, duplicates) from exc
         except PushKilledError as exc:
-            stopped = _stopped_after(delivery, rejections, pipeline.rows_read, duplicates)
+            stopped = stopped_after(delivery, rejections, pipeline.rows_read, duplicates)
             self.log.error("The push was asked to stop (task killed). %s", stopped)
             exc.add_note(stopped)
             raise
@@ -335,7 +339,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             # Typically the database: with a streaming cursor, a bad cast or a lost connection surfaces
             # only at a later fetch, after earlier batches went out. Say what had been delivered.
             if delivery.batches:
-                stopped = _stopped_after(delivery, rejections, pipeline.rows_read, duplicates)
+                stopped = stopped_after(delivery, rejections, pipeline.rows_read, duplicates)
                 self.log.error("%s (%s; its message follows in the traceback)", stopped, type(exc).__name__)
                 exc.add_note(stopped)
             raise
@@ -391,7 +395,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 else None,
                 column_map=column_map_argument(self.column_map),
                 key_columns=key_columns_argument(self.key_columns),
-                **_numeric_settings({name: getattr(self, name) for name in _SETTING_FIELDS}),
+                **numeric_settings({name: getattr(self, name) for name in SETTING_FIELDS}),
             )
         except (TypeError, ValueError, OverflowError) as error:
             raise BadArgumentError(f"{error}. Nothing was read or sent.") from None
@@ -427,86 +431,3 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 f"{fraction:.2%} of the rows were rejected, above max_rejected_fraction="
                 f"{limit:g}. The valid events were sent. Summary: {summary}"
             )
-
-
-# Operator arguments passed straight to ConversionSettings; all templated, so numbers may arrive as text.
-_SETTING_FIELDS = (
-    "timestamp_unit",
-    "default_timezone",
-    "max_event_age_days",
-    "event_age_safety_margin_hours",
-    "max_future_skew_seconds",
-)
-_NUMERIC_SETTINGS = frozenset(
-    {"max_event_age_days", "event_age_safety_margin_hours", "max_future_skew_seconds"}
-)
-
-
-def _numeric_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Rendered templates are strings unless the DAG renders native objects; read the numbers back."""
-    return {
-        name: float(value) if name in _NUMERIC_SETTINGS and isinstance(value, str) else value
-        for name, value in settings.items()
-    }
-
-
-def _rejected_fraction_limit(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
-        return None
-    try:
-        limit = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"max_rejected_fraction must be a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= limit <= 1.0:
-        raise ValueError(f"max_rejected_fraction must be between 0 and 1, got {value!r}")
-    return limit
-
-
-_RERUN_IS_SAFE = (
-    "Re-running the task is safe: eventIds are deterministic, so the same rows carry the same eventIds."
-)
-
-
-def _stopped_after(
-    delivery: EventDelivery, rejections: RejectionLog, rows_read: int, duplicates: DuplicateFilter
-) -> str:
-    """What had been delivered when the push stopped for a reason other than LinkedIn."""
-    not_delivered = (
-        rows_read
-        - delivery.events_sent
-        - delivery.already_delivered
-        - duplicates.duplicate_rows
-        - rejections.total
-    )
-    return (
-        f"The push stopped after {delivery.events_sent} events were delivered in {delivery.batches} "
-        f"batches and {rows_read} rows were read ({rejections.total} rejected, "
-        f"{duplicates.duplicate_rows} repeating an earlier row's eventId, {delivery.already_delivered} "
-        f"delivered by an earlier run); {not_delivered} valid rows read were not delivered, and rows not "
-        f"yet read were not either. {_RERUN_IS_SAFE}"
-    )
-
-
-def _interrupted(
-    exc: Exception,
-    delivery: EventDelivery,
-    rejections: RejectionLog,
-    rows_read: int,
-    duplicates: DuplicateFilter,
-) -> LinkedInCapiError:
-    """The same kind of error, now saying what was and was not delivered before LinkedIn failed."""
-    not_delivered = rows_read - delivery.events_sent - delivery.already_delivered - duplicates.duplicate_rows
-    earlier = (
-        f"{delivery.already_delivered} were delivered by an earlier run (ledger); "
-        if delivery.already_delivered
-        else ""
-    )
-    message = (
-        f"LinkedIn failed after {delivery.events_sent} events were delivered in {delivery.batches} "
-        f"batches: {exc}. {rows_read} rows were read; {earlier}{not_delivered} of them were not delivered "
-        f"({rejections.total} rejected, the rest not sent or not accepted, and not counted as sent). "
-        f"{_RERUN_IS_SAFE}"
-    )
-    if isinstance(exc, LinkedInCapiError):
-        return type(exc)(message, status=exc.status, code=exc.code)
-    return LinkedInCapiError(message)
