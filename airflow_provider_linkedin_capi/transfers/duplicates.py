@@ -11,8 +11,9 @@ Python set of strings would cost about 150 bytes per row (750 MB at five million
 64-bit hashes (Python's own string hash: computed once per string and cached on it, so nearly free on
 the hot path, and stable within one process, which is all a single run needs). The newest hashes sit
 in a small set; past ``_SET_LIMIT`` they move into sorted numpy arrays, merged like a log-structured
-tree (each array at least twice the size of the next), so a five-million-row run holds about 8 bytes
-per id plus one merge buffer, and a batch is looked up with one ``searchsorted`` per array. numpy is
+tree (arrays of similar size merged, up to about four million hashes each), so a five-million-row run
+holds about 8 bytes per id plus a bounded merge buffer, and a batch is looked up with one
+``searchsorted`` per array. numpy is
 only imported once a run passes that limit. Two different eventIds with the same 64-bit hash (about a
 one-in-a-million chance among five million ids) would make the second look like a repeat.
 """
@@ -30,6 +31,10 @@ _SET_LIMIT = 1 << 16
 #: An array is merged into the one before it once that one is at most this many times larger: fewer
 #: arrays to search per batch, against more re-sorting when merging.
 _MERGE_RATIO = 4
+#: Arrays are not merged past this many hashes (32 MB): a merge copies both arrays, so an unbounded one
+#: would briefly double the memory of the largest. Five million rows end as two arrays (42 MB, 64 MB at
+#: the peak of a merge); smaller caps mean more arrays to search per batch.
+_MAX_RUN = 1 << 22
 
 BatchSink = Callable[[list[dict[str, Any]], Sequence[int]], None]
 
@@ -110,10 +115,14 @@ class SeenEventIds:
         self._recent = set()
         runs = self._runs
         runs.append(run)
-        while len(runs) > 1 and runs[-2].size <= _MERGE_RATIO * runs[-1].size:
+        while (
+            len(runs) > 1
+            and runs[-2].size <= _MERGE_RATIO * runs[-1].size
+            and runs[-2].size + runs[-1].size <= _MAX_RUN
+        ):
             smaller = runs.pop()
             merged = np.concatenate((runs.pop(), smaller))
-            merged.sort(kind="stable")
+            merged.sort()  # in place; the arrays hold distinct hashes, so stability does not matter
             runs.append(merged)
 
 
