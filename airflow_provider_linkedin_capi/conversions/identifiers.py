@@ -37,6 +37,9 @@ _ASCII_EMAIL_SHAPE = re.compile(
     r"[\x21-\x3f\x41-\x7e]++@[\x21-\x2d\x2f-\x3f\x41-\x7e]++(?:\.[\x21-\x2d\x2f-\x3f\x41-\x7e]++)++"
 )
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+#: The id of a lead-form response: letters, digits, "-" and "_" (LinkedIn's are numeric; the wider set
+#: keeps ids of test forms). Anything else (an "@", spaces, punctuation) is a wrong column, not a lead.
+_LEAD_ID = re.compile(r"[A-Za-z0-9_-]++")
 _UUID_HEX = "(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})"
 #: The UUID spellings a google_aid may take: canonical or bare hex, optionally braced or a urn:uuid: URN.
 _GOOGLE_AID_SHAPE = re.compile(rf"(?ai:urn:uuid:)?({_UUID_HEX})|\{{({_UUID_HEX})\}}")
@@ -106,14 +109,37 @@ def checked_sha256(text: str) -> str:
     return lowered
 
 
+def refuse_email_in(text: str, field: str) -> str:
+    """``text``, unless it holds an e-mail address: then the row is rejected as ``email_in_identifier``.
+
+    Identifiers other than ``email`` travel to LinkedIn as they are, unhashed. An address in one of them
+    (a wrong column in the query, an export that put the e-mail where the CRM id belongs) would be sent
+    to LinkedIn, and stored there, in plaintext. The check looks for an address anywhere in the value
+    (``crm:jane@example.com`` counts), and costs one ``in`` test for values without an "@".
+    """
+    if "@" in text and EMAIL_SHAPE.search(text) is not None:
+        raise RowRejected(
+            RejectionCode.EMAIL_IN_IDENTIFIER,
+            field,
+            f"{field} holds an e-mail address, which would be sent unhashed; put it in the email column",
+        )
+    return text
+
+
 def plain_text_id(field: str) -> Any:
-    """Reader for identifiers LinkedIn takes as opaque text (li_fat_id, Acxiom, Oracle Moat): trimmed."""
+    """Reader for identifiers LinkedIn takes as opaque text (li_fat_id, Acxiom, Oracle Moat): trimmed.
+
+    A value holding an e-mail address is rejected (:func:`refuse_email_in`).
+    """
 
     def read(value: Any) -> str:
         if value.__class__ is str:
             text = value.strip()
-            return text if text.isascii() else text_or_reject(text, RejectionCode.NO_IDENTIFIER, field)
-        return text_or_reject(value, RejectionCode.NO_IDENTIFIER, field)
+            if not text.isascii():
+                text = text_or_reject(text, RejectionCode.NO_IDENTIFIER, field)
+        else:
+            text = text_or_reject(value, RejectionCode.NO_IDENTIFIER, field)
+        return refuse_email_in(text, field) if "@" in text else text
 
     return read
 
@@ -173,16 +199,27 @@ def google_aid(value: Any) -> str:
 def lead_urn(value: Any) -> str:
     """``urn:li:leadGenFormResponse:<id>`` from that URN or a bare id; ``""`` when there is none.
 
-    A value that is some other URN (``urn:li:...``) or contains whitespace is not a lead-form response
-    and counts as absent; if nothing else identifies the row, the ``no_identifier`` message says so.
+    The id is letters, digits, ``-`` and ``_``. A value holding an e-mail address is rejected as
+    ``email_in_identifier`` (it would otherwise be sent in plaintext inside the URN), any other id of
+    another shape as ``invalid_lead``. A value that is some other URN (``urn:li:...``) is not a
+    lead-form response and counts as absent; if nothing else identifies the row, the ``no_identifier``
+    message says so.
     """
     text = text_or_reject(value, RejectionCode.NO_IDENTIFIER, "lead")
+    if "@" in text:
+        refuse_email_in(text, "lead")
     if text.startswith(LEAD_PREFIX):
         text = text[len(LEAD_PREFIX) :].strip()
     elif text[:4].lower() == "urn:":
         return ""
-    if not text or len(text.split()) != 1:
+    if not text:
         return ""
+    if _LEAD_ID.fullmatch(text) is None:
+        raise RowRejected(
+            RejectionCode.INVALID_LEAD,
+            "lead",
+            "lead is not urn:li:leadGenFormResponse:<id> or an id of letters, digits, '-' and '_'",
+        )
     return LEAD_PREFIX + text
 
 
@@ -203,12 +240,14 @@ def first_external_id(value: Any) -> str:
                 parsed = None
             if isinstance(parsed, list):
                 return _first_element(parsed)
-        return text if text.isascii() else text_or_reject(text, RejectionCode.NO_IDENTIFIER, "externalIds")
+        if not text.isascii():
+            text = text_or_reject(text, RejectionCode.NO_IDENTIFIER, "externalIds")
+        return refuse_email_in(text, "externalIds") if "@" in text else text
     if isinstance(value, (list, tuple)):
         return _first_element(value)
     if type(value).__name__ == "ndarray":
         return _first_element(_array_elements(value))
-    return text_or_reject(value, RejectionCode.NO_IDENTIFIER, "externalIds")
+    return refuse_email_in(text_or_reject(value, RejectionCode.NO_IDENTIFIER, "externalIds"), "externalIds")
 
 
 def _array_elements(array: Any) -> list[Any] | tuple[Any, ...]:
@@ -230,7 +269,7 @@ def _first_element(values: list[Any] | tuple[Any, ...]) -> str:
             )
         text = text_or_reject(element, RejectionCode.NO_IDENTIFIER, "externalIds")
         if text:
-            return text
+            return refuse_email_in(text, "externalIds")
     return ""
 
 

@@ -25,6 +25,8 @@ class RejectionCode(StrEnum):
     INVALID_HASH = "invalid_hash"
     INVALID_IP = "invalid_ip"
     INVALID_GOOGLE_AID = "invalid_google_aid"
+    INVALID_LEAD = "invalid_lead"
+    EMAIL_IN_IDENTIFIER = "email_in_identifier"
     INVALID_COUNTRY_CODE = "invalid_country_code"
     INVALID_CURRENCY = "invalid_currency"
     INVALID_AMOUNT = "invalid_amount"

@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 #: ``timestamp_unit`` values. "auto" tells numbers apart by magnitude (see :mod:`.timestamps`); the rest
 #: force a unit. LinkedIn wants milliseconds; "us" and "ns" exist for warehouses that store those.
 TIMESTAMP_UNITS = ("auto", "ms", "s", "us", "ns")
+#: The largest ``max_event_age_days`` taken. LinkedIn's own lookback is 90 days (third-party sourced, so
+#: the setting exists); a year leaves room for a changed limit while keeping the window's arithmetic
+#: (``timedelta``) far from overflowing on a typo such as ``1e306``.
+MAX_EVENT_AGE_DAYS_LIMIT = 365
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,16 @@ class ConversionSettings:
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             if value < 0:
                 raise ValueError(f"{name} must not be negative, got {value!r}")
+        if self.max_event_age_days > MAX_EVENT_AGE_DAYS_LIMIT:
+            raise ValueError(
+                f"max_event_age_days must be at most {MAX_EVENT_AGE_DAYS_LIMIT}, "
+                f"got {self.max_event_age_days!r}"
+            )
+        if self.max_future_skew_seconds > MAX_EVENT_AGE_DAYS_LIMIT * 86_400:
+            raise ValueError(
+                f"max_future_skew_seconds must be at most {MAX_EVENT_AGE_DAYS_LIMIT * 86_400} (a year), "
+                f"got {self.max_future_skew_seconds!r}"
+            )
         if self.event_age_safety_margin_hours / 24 >= self.max_event_age_days:
             raise ValueError(
                 "event_age_safety_margin_hours leaves no accepted window: it must be shorter than "
@@ -66,7 +80,10 @@ class ConversionSettings:
         if self.now is not None and (not isinstance(self.now, datetime) or self.now.utcoffset() is None):
             raise ValueError("now must be a timezone-aware datetime (or None for the current time)")
         if isinstance(self.key_columns, str):
-            raise ValueError("key_columns must be a sequence of column names, not a single string")
+            raise ValueError(
+                "key_columns must be a list of column names, not a single string: "
+                f"write [{self.key_columns!r}]"
+            )
         if self.column_map is not None and not isinstance(self.column_map, Mapping):
             raise ValueError("column_map must be a mapping of source column -> contract column")
 

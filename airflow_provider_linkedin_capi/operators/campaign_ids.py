@@ -14,6 +14,10 @@ from collections.abc import Iterable
 
 from airflow_provider_linkedin_capi.urns import campaign_urn
 
+#: The longest text read as a campaign list: 100,000 characters hold thousands of URNs, far more than
+#: one rule is linked to, and bound the parsers' work on a runaway template.
+MAX_CAMPAIGN_IDS_TEXT = 100_000
+
 
 def parse_campaign_ids(value: object) -> list[str]:
     """Campaign URNs for ``value``, in the given order, without duplicates.
@@ -25,6 +29,11 @@ def parse_campaign_ids(value: object) -> list[str]:
     items = _as_items(value)
     urns: dict[str, None] = {}
     for item in items:
+        if isinstance(item, list | tuple | set | dict):
+            # Never formatted: a list nested thousands deep would raise RecursionError in repr().
+            raise ValueError(
+                f"campaign_ids must be a flat list of ids or URNs, got a nested {type(item).__name__}"
+            )
         urns[campaign_urn(item)] = None
     return list(urns)
 
@@ -49,11 +58,16 @@ def _items_from_text(text: str) -> list[object]:
     stripped = text.strip()
     if not stripped:
         return []
+    if len(stripped) > MAX_CAMPAIGN_IDS_TEXT:
+        raise ValueError(
+            f"campaign_ids is {len(stripped)} characters long, more than {MAX_CAMPAIGN_IDS_TEXT}"
+        )
     if stripped[0] in "[(":
         for loader in (json.loads, ast.literal_eval):
             try:
                 loaded = loader(stripped)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError, MemoryError):
+                # RecursionError/MemoryError: brackets nested thousands deep, never a campaign list.
                 continue
             if isinstance(loaded, list | tuple):
                 return list(loaded)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from airflow_provider_linkedin_capi.sandbox.faults import FaultSpec
 from airflow_provider_linkedin_capi.sandbox.responses import plain_json
 from airflow_provider_linkedin_capi.sandbox.state import SandboxState, account_urn, campaign_urn
+from airflow_provider_linkedin_capi.sandbox.validation import POISON_MESSAGE_FORMATS
 
 
 class AdminError(ValueError):
@@ -168,10 +169,11 @@ class AdminRoutes:
         data = await _json_body(request)
         event_ids = data.get("event_ids", [])
         message_format = data.get("message_format", "indexed")
-        if not isinstance(event_ids, list) or message_format not in ("indexed", "opaque"):
-            raise AdminError("event_ids must be a list and message_format 'indexed' or 'opaque'")
+        if not isinstance(event_ids, list) or message_format not in POISON_MESSAGE_FORMATS:
+            raise AdminError(f"event_ids must be a list and message_format one of {POISON_MESSAGE_FORMATS}")
         self.state.poison = frozenset(str(e) for e in event_ids)
         self.state.poison_opaque = message_format == "opaque"
+        self.state.poison_quoting = message_format == "quoting"
         return plain_json(200, {"event_ids": len(self.state.poison), "message_format": message_format})
 
     async def element_failures(self, request: Request) -> Response:

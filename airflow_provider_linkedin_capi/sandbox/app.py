@@ -186,6 +186,7 @@ class LinkedInRoutes:
             id_types=allowed_id_types(g.version, config.oracle_moat_id_removed_from),
             poison=self.state.poison,
             opaque=self.state.poison_opaque,
+            quoting=self.state.poison_quoting,
             rule_ok=self.state.rule_accepts_events,
             now_ms=now_ms(),
             max_age_days=config.max_event_age_days,

@@ -69,6 +69,7 @@ class SandboxState:
         self.next_rule_id = FIRST_RULE_ID
         self.poison: frozenset[str] = frozenset()
         self.poison_opaque = False
+        self.poison_quoting = False
         # eventId -> [element status, answers left]: per-element failures inside a 200 BATCH_CREATE answer.
         self.element_failures: dict[str, list[int]] = {}
         self.events.reset()

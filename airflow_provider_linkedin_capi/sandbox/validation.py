@@ -11,6 +11,7 @@ few milliseconds.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -129,7 +130,11 @@ def _string_errors(obj: dict, base: str, names: tuple[str, ...], errors: list) -
 
 
 def schema_errors(
-    el: object, id_types: frozenset[str], poison: frozenset[str], urn_cache: dict[str, bool] | None = None
+    el: object,
+    id_types: frozenset[str],
+    poison: frozenset[str],
+    urn_cache: dict[str, bool] | None = None,
+    quoting: bool = False,
 ) -> list[tuple[str, str]]:
     """Rest.li-style schema errors of one element as ``(json_path, text)`` pairs (empty when valid).
 
@@ -172,7 +177,8 @@ def schema_errors(
         elif len(event_id) > 64:
             errors.append(("/eventId", "length exceeds the maximum of 64 characters"))
         elif event_id in poison:
-            errors.append(("/eventId", "value rejected by the sandbox (poisoned eventId)"))
+            text = "value rejected by the sandbox (poisoned eventId)"
+            errors.append(("/eventId", f"{text}{_quoted_values(el)}" if quoting else text))
     return errors
 
 
@@ -261,6 +267,36 @@ def _has_identifier(user: dict) -> bool:
     return any(user.get("externalIds") or ())
 
 
+#: How a poisoned element's error reads: with ``Index: N`` (as LinkedIn's), without it (clients must
+#: bisect), or ``quoting`` the element's plaintext values in several spellings, as a validator that
+#: echoes what it refused might (whether LinkedIn's ever do is UNKNOWN): a client must keep them out
+#: of its logs and rejects files.
+POISON_MESSAGE_FORMATS = ("indexed", "opaque", "quoting")
+
+
+def _quoted_values(el: dict) -> str:
+    """The element's names, company, title and IP, each spelled several ways, for ``quoting`` poison."""
+    user = el.get("user") if isinstance(el.get("user"), dict) else {}
+    info = user.get("userInfo") if isinstance(user.get("userInfo"), dict) else {}
+    values = [info.get(key) for key in ("firstName", "lastName", "companyName", "title")]
+    values += [
+        uid.get("idValue")
+        for uid in user.get("userIds", [])
+        if isinstance(uid, dict) and uid.get("idType") == "PLAINTEXT_IP_ADDRESS"
+    ]
+    parts = []
+    for value in values:
+        if not isinstance(value, str) or not value:
+            continue
+        escaped = "".join(f"\\u{ord(char):04x}" for char in value)
+        nested = json.dumps(json.dumps({"value": value}))
+        parts.append(
+            f"; got '{value}', in a list {json.dumps([value])}, as escaped JSON {nested}, "
+            f"as unicode escapes {escaped}, upper-cased {value.upper()}"
+        )
+    return "".join(parts)
+
+
 def _format_lines(failures: list[tuple[int, list[tuple[str, str]]]], indexed: bool) -> str:
     lines = []
     for index, errors in failures:
@@ -278,6 +314,7 @@ def check_events(
     poison: frozenset[str],
     opaque: bool,
     rule_ok,
+    quoting: bool = False,
     now_ms: int,
     max_age_days: float,
     future_skew_seconds: float,
@@ -290,7 +327,7 @@ def check_events(
     failures = []
     urn_cache: dict[str, bool] = {}
     for index, el in enumerate(elements):
-        errors = schema_errors(el, id_types, poison, urn_cache)
+        errors = schema_errors(el, id_types, poison, urn_cache, quoting)
         if errors:
             failures.append((index, errors))
     indexed = batch and not opaque

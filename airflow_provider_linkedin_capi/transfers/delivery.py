@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.transfers.message_scrub import scrubbed_message, scrubbed_path
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejection_for_event
 
 if TYPE_CHECKING:
@@ -131,28 +132,11 @@ class EventDelivery:
 
 
 def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
+    """LinkedIn's verdict on one event, with no plaintext value of the row in its message or path."""
     path = _ERROR_PATH.search(message)
     return rejection_for_event(
         event,
         RejectionCode.REJECTED_BY_LINKEDIN,
-        path.group(1) if path else None,
-        _without_plaintext(message, event),
+        scrubbed_path(path.group(1) if path else None, event),
+        scrubbed_message(message, event),
     )
-
-
-def _without_plaintext(message: str, event: dict[str, Any]) -> str:
-    """LinkedIn's message with the event's plaintext identifiers blanked out.
-
-    Names, company and title travel unhashed in ``userInfo``, and a validation message may quote the value
-    it refused (whether LinkedIn's do is UNKNOWN). The message goes to the rejects file, which must never
-    hold a name. Only rejected rows pass here, so the cost does not matter.
-    """
-    user = event.get("user")
-    info = user.get("userInfo") if isinstance(user, dict) else None
-    if not isinstance(info, dict):
-        return message
-    for key in ("firstName", "lastName", "companyName", "title"):
-        value = info.get(key)
-        if isinstance(value, str) and len(value) > 1 and value in message:
-            message = message.replace(value, f"<{key}>")
-    return message

@@ -10,12 +10,12 @@ summary of counts reaches XCom.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import requests
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.sdk import BaseOperator
 
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
@@ -23,9 +23,20 @@ from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
+from airflow_provider_linkedin_capi.transfers.duplicates import ON_DUPLICATE_CHOICES, DuplicateFilter
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
+from airflow_provider_linkedin_capi.transfers.push_arguments import (
+    SETTING_FIELDS,
+    BadArgumentError,
+    column_map_argument,
+    fetch_size_argument,
+    key_columns_argument,
+    numeric_settings,
+    rejected_fraction_limit,
+)
+from airflow_provider_linkedin_capi.transfers.push_outcome import interrupted_by_linkedin, stopped_after
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
@@ -37,6 +48,12 @@ if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 
 MAX_BATCH_SIZE = 5000
+
+
+class PushKilledError(AirflowException):
+    """The task was killed (``on_kill``) and the push stopped between batches; retries may run it again."""
+
+
 ON_INVALID_CHOICES = ("skip", "fail")
 
 
@@ -53,7 +70,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
 
     The task returns a small summary to XCom (``rows_read``, ``events_sent``, ``events_rejected``,
     ``rejections`` by code, ``batches``, ``first_event_at``, ``last_event_at``, ``dry_run``,
-    ``rejects_path``, ``already_delivered``) and never any row data. SQL and parameters are not logged.
+    ``rejects_path``, ``already_delivered``, ``duplicate_rows``) and never any row data. SQL and
+    parameters are not logged.
 
     :param sql: The query (or a path to a ``.sql`` file) whose result rows become conversions. (templated)
     :param sql_conn_id: Connection of any SQL database with a ``DbApiHook`` (postgres, sqlite, mysql,
@@ -82,6 +100,11 @@ class SqlToLinkedInCapiOperator(BaseOperator):
     :param on_invalid: ``"skip"`` (default) streams and skips invalid rows; ``"fail"`` validates every row
         first (spooling events to a temporary file, so the query runs once and memory stays flat) and fails
         the task on the first invalid row, before anything is sent.
+    :param on_duplicate: What to do with a row whose eventId an earlier row of the same run already had
+        (a JOIN that returns a conversion once per match): ``"send_once"`` (default) sends the event once
+        and counts the repeats as ``duplicate_rows``; ``"fail"`` fails the task at the first repeat (before
+        anything is sent when ``on_invalid="fail"``, else after the batches before it). The eventIds seen
+        are kept as 8-byte hashes, about 8 MB per million rows.
     :param max_rejected_fraction: After sending, fail the task if ``events_rejected / rows_read`` is
         above this fraction (0 to 1). ``None`` never fails on rejections. (templated, so a DAG param can
         set it)
@@ -148,6 +171,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         event_age_safety_margin_hours: float = 12.0,
         max_future_skew_seconds: float = 300.0,
         on_invalid: str = "skip",
+        on_duplicate: str = "send_once",
         max_rejected_fraction: float | None = None,
         rejects_path: str | None = None,
         dry_run: bool = False,
@@ -173,6 +197,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.event_age_safety_margin_hours = event_age_safety_margin_hours
         self.max_future_skew_seconds = max_future_skew_seconds
         self.on_invalid = on_invalid
+        self.on_duplicate = on_duplicate
         self.max_rejected_fraction = max_rejected_fraction
         self.rejects_path = rejects_path
         self.dry_run = dry_run
@@ -181,6 +206,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.batch_per_rule = batch_per_rule
         self.ledger_path = ledger_path
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
+        # A plain flag (set from a signal handler, read between batches): an Event's lock cannot be copied.
+        self._kill_requested = False
         self._check_arguments()
 
     def _check_arguments(self) -> None:
@@ -190,24 +217,34 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
         if self.on_invalid not in ON_INVALID_CHOICES:
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
+        if self.on_duplicate not in ON_DUPLICATE_CHOICES:
+            raise BadArgumentError(
+                f"on_duplicate must be one of {ON_DUPLICATE_CHOICES}, got {self.on_duplicate!r}"
+            )
         if not is_templated(self.max_rejected_fraction):
-            _rejected_fraction_limit(self.max_rejected_fraction)
-        if self.fetch_size is not None and self.fetch_size < 1:
-            raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
+            rejected_fraction_limit(self.max_rejected_fraction)
+        fetch_size_argument(self.fetch_size)
         if self.progress_interval_seconds <= 0:
             raise ValueError(
                 f"progress_interval_seconds must be positive, got {self.progress_interval_seconds}"
             )
         # Settings given as literals (not Jinja) are checked now, so a typo fails at DAG parse time.
         literal_settings = {
-            name: getattr(self, name) for name in _SETTING_FIELDS if not is_templated(getattr(self, name))
+            name: getattr(self, name) for name in SETTING_FIELDS if not is_templated(getattr(self, name))
         }
-        ConversionSettings(**_numeric_settings(literal_settings))
+        try:
+            if not is_templated(self.key_columns):
+                key_columns_argument(self.key_columns)
+            if not is_templated(self.column_map):
+                column_map_argument(self.column_map)
+            ConversionSettings(**numeric_settings(literal_settings))
+        except (TypeError, ValueError) as error:
+            raise BadArgumentError(str(error)) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
         try:  # rendered now: a typo in it fails the task before anything is read
-            rejected_limit = _rejected_fraction_limit(self.max_rejected_fraction)
+            rejected_limit = rejected_fraction_limit(self.max_rejected_fraction)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
@@ -223,13 +260,20 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
-                pipeline = self._push(source, settings, rules, rejections, delivery, progress)
+                duplicates = DuplicateFilter(delivery.deliver, fail=self.on_duplicate == "fail")
+                pipeline = self._push(source, settings, rules, rejections, delivery, duplicates, progress)
         finally:
             capi_hook.close()
-        summary = self._summary(pipeline.rows_read, delivery, rejections, rejects_path)
+        summary = self._summary(pipeline.rows_read, delivery, duplicates, rejections, rejects_path)
         progress.report_final(
             summary["rows_read"], summary["events_sent"], summary["events_rejected"], summary["rejections"]
         )
+        if duplicates.duplicate_rows:
+            self.log.warning(
+                "Left out %d row(s) that repeated the eventId of an earlier row (sent once each): the query "
+                "returns some conversions more than once, or key_columns do not identify a row",
+                duplicates.duplicate_rows,
+            )
         if delivery.already_delivered:
             self.log.info(
                 "Left out %d event(s) that an earlier run delivered (ledger %s)",
@@ -246,9 +290,14 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         rules: ConversionRuleGate,
         rejections: RejectionLog,
         delivery: EventDelivery,
+        duplicates: DuplicateFilter,
         progress: ProgressReporter,
     ) -> RowPipeline:
-        """Validate every row and deliver the events; returns the pipeline, whose counts the summary uses."""
+        """Validate every row and deliver the events; returns the pipeline, whose counts the summary uses.
+
+        Before each batch is spooled or sent, a kill request (:meth:`on_kill`) is honoured: the batch in
+        flight has been counted and written to the ledger, so the push stops there.
+        """
         validate_first = self.on_invalid == "fail"
         pipeline = RowPipeline(
             rules,
@@ -267,26 +316,51 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                     source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
                 ) as stream:
                     builder = self._event_builder(stream.columns, settings)
-                    pipeline.run(builder, stream.chunks(), spool.write if spool else delivery.deliver)
+                    if spool is not None:
+                        duplicates.sink = spool.write
+                    pipeline.run(builder, stream.chunks(), self._unless_killed(duplicates))
                 if spool is not None:
                     self.log.info("All %d rows are valid; sending them", pipeline.rows_read)
                     batches = spool.batches(self.batch_size)
                     if self.batch_per_rule:
                         batches = batches_per_rule(batches, self.batch_size)
+                    deliver = self._unless_killed(delivery.deliver)
                     for events, rows in batches:
-                        delivery.deliver(events, rows)
+                        deliver(events, rows)
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
         except (LinkedInCapiError, requests.RequestException) as exc:
-            raise _interrupted(exc, delivery, rejections, pipeline.rows_read) from exc
+            raise interrupted_by_linkedin(exc, delivery, rejections, pipeline.rows_read, duplicates) from exc
+        except PushKilledError as exc:
+            stopped = stopped_after(delivery, rejections, pipeline.rows_read, duplicates)
+            self.log.error("The push was asked to stop (task killed). %s", stopped)
+            exc.add_note(stopped)
+            raise
         except Exception as exc:
             # Typically the database: with a streaming cursor, a bad cast or a lost connection surfaces
             # only at a later fetch, after earlier batches went out. Say what had been delivered.
             if delivery.batches:
-                stopped = _stopped_after(delivery, rejections, pipeline.rows_read)
+                stopped = stopped_after(delivery, rejections, pipeline.rows_read, duplicates)
                 self.log.error("%s (%s; its message follows in the traceback)", stopped, type(exc).__name__)
                 exc.add_note(stopped)
             raise
         return pipeline
+
+    def on_kill(self) -> None:
+        """Ask the push to stop after the batch in flight (SIGTERM, a timeout, a task marked failed).
+
+        Airflow's task runner calls this from its SIGTERM handler and then lets ``execute`` go on, so the
+        push checks the request before each batch: the batch being sent finishes, is counted and written
+        to the ledger, and the task then fails saying what was and was not delivered.
+        """
+        self._kill_requested = True
+
+    def _unless_killed(self, sink: Callable[[list[dict[str, Any]], Sequence[int]], None]) -> Any:
+        def guarded(events: list[dict[str, Any]], rows: Sequence[int]) -> None:
+            if self._kill_requested:
+                raise PushKilledError("The task was killed; the push stopped before its next batch")
+            sink(events, rows)
+
+        return guarded
 
     def _open_ledger(self) -> DeliveryLedger | None:
         if not self.ledger_path:
@@ -314,19 +388,25 @@ class SqlToLinkedInCapiOperator(BaseOperator):
     def _conversion_settings(self) -> ConversionSettings:
         """The settings with the templated fields rendered; a mistake in them fails without retries."""
         try:
+            fetch_size_argument(self.fetch_size)
             return ConversionSettings(
                 conversion_rule_id=self.conversion_rule_id
                 if self.conversion_rule_id not in (None, "")
                 else None,
-                column_map=dict(self.column_map) if self.column_map else None,
-                key_columns=list(self.key_columns) if self.key_columns else None,
-                **_numeric_settings({name: getattr(self, name) for name in _SETTING_FIELDS}),
+                column_map=column_map_argument(self.column_map),
+                key_columns=key_columns_argument(self.key_columns),
+                **numeric_settings({name: getattr(self, name) for name in SETTING_FIELDS}),
             )
-        except (TypeError, ValueError) as error:
-            raise AirflowFailException(str(error)) from None
+        except (TypeError, ValueError, OverflowError) as error:
+            raise BadArgumentError(f"{error}. Nothing was read or sent.") from None
 
     def _summary(
-        self, rows_read: int, delivery: EventDelivery, rejections: RejectionLog, rejects_path: str | None
+        self,
+        rows_read: int,
+        delivery: EventDelivery,
+        duplicates: DuplicateFilter,
+        rejections: RejectionLog,
+        rejects_path: str | None,
     ) -> dict[str, Any]:
         return {
             "rows_read": rows_read,
@@ -339,6 +419,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             "dry_run": bool(self.dry_run),
             "rejects_path": rejects_path,
             "already_delivered": delivery.already_delivered,
+            "duplicate_rows": duplicates.duplicate_rows,
         }
 
     def _check_rejected_fraction(self, summary: dict[str, Any], limit: float | None) -> None:
@@ -350,70 +431,3 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 f"{fraction:.2%} of the rows were rejected, above max_rejected_fraction="
                 f"{limit:g}. The valid events were sent. Summary: {summary}"
             )
-
-
-# Operator arguments passed straight to ConversionSettings; all templated, so numbers may arrive as text.
-_SETTING_FIELDS = (
-    "timestamp_unit",
-    "default_timezone",
-    "max_event_age_days",
-    "event_age_safety_margin_hours",
-    "max_future_skew_seconds",
-)
-_NUMERIC_SETTINGS = frozenset(
-    {"max_event_age_days", "event_age_safety_margin_hours", "max_future_skew_seconds"}
-)
-
-
-def _numeric_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Rendered templates are strings unless the DAG renders native objects; read the numbers back."""
-    return {
-        name: float(value) if name in _NUMERIC_SETTINGS and isinstance(value, str) else value
-        for name, value in settings.items()
-    }
-
-
-def _rejected_fraction_limit(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
-        return None
-    try:
-        limit = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"max_rejected_fraction must be a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= limit <= 1.0:
-        raise ValueError(f"max_rejected_fraction must be between 0 and 1, got {value!r}")
-    return limit
-
-
-_RERUN_IS_SAFE = (
-    "Re-running the task is safe: eventIds are deterministic, so the same rows carry the same eventIds."
-)
-
-
-def _stopped_after(delivery: EventDelivery, rejections: RejectionLog, rows_read: int) -> str:
-    """What had been delivered when the push stopped for a reason other than LinkedIn."""
-    return (
-        f"The push stopped after {delivery.events_sent} events were delivered in {delivery.batches} "
-        f"batches and {rows_read} rows were read ({rejections.total} rejected). {_RERUN_IS_SAFE}"
-    )
-
-
-def _interrupted(
-    exc: Exception, delivery: EventDelivery, rejections: RejectionLog, rows_read: int
-) -> LinkedInCapiError:
-    """The same kind of error, now saying what was and was not delivered before LinkedIn failed."""
-    not_delivered = rows_read - delivery.events_sent - delivery.already_delivered
-    earlier = (
-        f"{delivery.already_delivered} were delivered by an earlier run (ledger); "
-        if delivery.already_delivered
-        else ""
-    )
-    message = (
-        f"LinkedIn failed after {delivery.events_sent} events were delivered in {delivery.batches} "
-        f"batches: {exc}. {rows_read} rows were read; {earlier}{not_delivered} of them were not delivered "
-        f"({rejections.total} rejected, the rest not sent or not accepted, and not counted as sent). "
-        f"{_RERUN_IS_SAFE}"
-    )
-    if isinstance(exc, LinkedInCapiError):
-        return type(exc)(message, status=exc.status, code=exc.code)
-    return LinkedInCapiError(message)

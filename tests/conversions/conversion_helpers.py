@@ -129,6 +129,11 @@ def assert_valid_event(event: Any, builder: EventBuilder | None = None) -> None:
         assert isinstance(user["lead"], str)
         assert user["lead"].startswith("urn:li:leadGenFormResponse:")
         assert len(user["lead"]) > len("urn:li:leadGenFormResponse:")
+        assert re.fullmatch(r"urn:li:leadGenFormResponse:[A-Za-z0-9_-]+", user["lead"]), user["lead"]
+    # No identifier LinkedIn receives unhashed may carry an e-mail address.
+    unhashed = [u["idValue"] for u in user["userIds"] if u["idType"] != "SHA256_EMAIL"]
+    for value in [*unhashed, *user.get("externalIds", []), user.get("lead", "")]:
+        assert not re.search(r"[^@\s]+@[^@\s.]+\.[^@\s.]+", value), value
     assert user_ids or {"userInfo", "externalIds", "lead"} & set(user), "an event needs an identifier"
 
     if "conversionValue" in event:

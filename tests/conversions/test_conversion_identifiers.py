@@ -250,3 +250,50 @@ def test_a_lead_that_is_another_urn_is_not_a_lead():
 def test_user_ids_is_always_present_even_when_only_other_identifiers_match():
     for row in ({"lead": "1"}, {"externalIds": "x"}, {"firstName": "A", "lastName": "B"}):
         assert user_of(**row)["userIds"] == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "jane.doe@example.com",
+        "urn:li:leadGenFormResponse:jane.doe@example.com",
+        " Jane.Doe@Example.COM ",
+    ],
+)
+def test_a_lead_holding_an_email_address_is_rejected_never_sent(raw):
+    rejection = rejection_of(build_row(lead=raw, email="john.smith@example.com"), "email_in_identifier")
+    assert rejection.field == "lead"
+    assert "jane" not in rejection.message.lower()
+
+
+@pytest.mark.parametrize("raw", ["abc def", "12.34", "lead#1", "urn:li:leadGenFormResponse:a/b", "Zoë"])
+def test_a_lead_id_of_another_shape_is_invalid_lead(raw):
+    rejection = rejection_of(build_row(lead=raw, email="john.smith@example.com"), "invalid_lead")
+    assert rejection.field == "lead"
+
+
+@pytest.mark.parametrize(
+    ("column", "code"),
+    [
+        ("externalIds", "email_in_identifier"),
+        ("linkedin_first_party_ads_tracking_uuid", "email_in_identifier"),
+        ("acxiom_id", "email_in_identifier"),
+        ("oracle_moat_id", "email_in_identifier"),
+        ("google_aid", "invalid_google_aid"),
+    ],
+)
+@pytest.mark.parametrize(
+    "raw", ["jane.doe@example.com", " crm:Jane.Doe@Example.COM ", ["jane.doe@example.com"], b"jane@ex.co"]
+)
+def test_an_email_address_in_any_other_identifier_is_rejected_never_sent(column, code, raw):
+    if isinstance(raw, list) and column != "externalIds":
+        raw = raw[0]
+    rejection = rejection_of(build_row(**{column: raw, "email": "john.smith@example.com"}), code)
+    assert rejection.field == column
+    assert "jane" not in rejection.message.lower()
+
+
+def test_identifiers_with_an_at_sign_but_no_address_are_still_sent():
+    user = user_of(externalIds="team@crm", acxiom_id="a@b", lead="6834522156")
+    assert user["externalIds"] == ["team@crm"]
+    assert user["userIds"] == [{"idType": "ACXIOM_ID", "idValue": "a@b"}]

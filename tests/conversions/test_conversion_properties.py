@@ -16,7 +16,14 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
-from conversion_helpers import NOW, NOW_MS, assert_valid_event, assert_valid_rejection, settings
+from conversion_helpers import (
+    NOW,
+    NOW_MS,
+    assert_valid_event,
+    assert_valid_rejection,
+    build_row,
+    settings,
+)
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -305,3 +312,28 @@ def test_a_google_aid_with_a_character_replaced_is_rejected_never_rewritten(valu
     else:
         assert isinstance(result, Rejection)
         assert result.code == "invalid_google_aid"
+
+
+NOT_EMAIL_IDENTIFIERS = (
+    "externalIds",
+    "linkedin_first_party_ads_tracking_uuid",
+    "acxiom_id",
+    "oracle_moat_id",
+    "google_aid",
+    "lead",
+)
+
+
+@BOUNDED
+@given(
+    st.sampled_from(NOT_EMAIL_IDENTIFIERS),
+    st.emails(),
+    st.sampled_from(["{}", " {} ", "crm:{}", "urn:li:leadGenFormResponse:{}", '["{}"]']),
+)
+def test_an_email_address_in_an_identifier_sent_unhashed_is_never_sent(column, email, spelling):
+    value = spelling.format(email)
+    result = build_row(email="john.smith@example.com", **{column: value})
+    assert isinstance(result, Rejection), result
+    assert result.field == column
+    assert result.code == ("invalid_google_aid" if column == "google_aid" else "email_in_identifier")
+    assert email.lower() not in result.message.lower()

@@ -32,6 +32,8 @@ CASES = {
     RejectionCode.INVALID_HASH: ({"email": None, "sha256_email": "Lovelace-hash"}, {}),
     RejectionCode.INVALID_IP: ({"ip_address": "Lovelace.example.com"}, {}),
     RejectionCode.INVALID_GOOGLE_AID: ({"google_aid": "Lovelace-device"}, {}),
+    RejectionCode.INVALID_LEAD: ({"lead": "Lovelace lead #1"}, {}),
+    RejectionCode.EMAIL_IN_IDENTIFIER: ({"externalIds": "ada.lovelace@example.com"}, {}),
     RejectionCode.INVALID_COUNTRY_CODE: ({"countryCode": "Lovelaceland"}, {}),
     RejectionCode.INVALID_CURRENCY: ({"amount": 10, "currencyCode": "Lovelace dollars"}, {}),
     RejectionCode.INVALID_AMOUNT: ({"amount": "Augusta's fortune", "currencyCode": "GBP"}, {}),
