@@ -129,7 +129,11 @@ class AdminRoutes:
         rule_id = data.pop("id", None)
         if "account" in data:
             data["account"] = account_urn(data["account"])
+        absent = [name for name, value in data.items() if value is None]
         entity = self.state.new_rule(data, rule_id=None if rule_id is None else int(rule_id))
+        if absent:  # a field given as null is left out, as LinkedIn leaves out fields it does not set
+            self.state.delete_fields(entity["id"], absent)
+            entity = self.state.rule_entity(entity["id"])
         return plain_json(201, entity)
 
     async def update_rule(self, request: Request) -> Response:
@@ -139,7 +143,10 @@ class AdminRoutes:
         data = await _json_body(request)
         if "account" in data:
             data["account"] = account_urn(data["account"])
+        absent = [name for name, value in data.items() if value is None]
         self.state.update_rule(rule_id, data, touch=False)
+        if absent:
+            self.state.delete_fields(rule_id, absent)
         return plain_json(200, self.state.rule_entity(rule_id))
 
     async def add_campaigns(self, request: Request) -> Response:

@@ -97,12 +97,17 @@ class SandboxAdmin:
         return self._call("GET", "event-ids", params=params)["event_ids"]
 
     def create_rule(self, **fields: object) -> dict:
-        """Seed a rule with any fields (defaults: account AD_ACCOUNT_ID, CONVERSIONS_API, enabled)."""
+        """Seed a rule with any fields (defaults: account AD_ACCOUNT_ID, CONVERSIONS_API, enabled).
+
+        A field given as ``None`` is left out of the entity, e.g. ``enabled=None`` for a rule read back
+        without ``enabled``.
+        """
         fields.setdefault("name", "Sandbox rule")
         fields.setdefault("type", "PURCHASE")
         return self._call("POST", "rules", json_body=fields)
 
     def update_rule(self, rule_id: object, **fields: object) -> dict:
+        """Change a rule's fields as LinkedIn would store them; ``None`` removes the field."""
         return self._call("PATCH", f"rules/{str(rule_id).rsplit(':', 1)[-1]}", json_body=fields)
 
     def add_campaigns(self, account_id: object, campaign_ids: Iterable[object]) -> list[str]:
