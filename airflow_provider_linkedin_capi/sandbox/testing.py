@@ -54,6 +54,11 @@ class SandboxAdmin:
         self._session = requests.Session()
 
     def _call(self, method: str, path: str, *, json_body: object = None, params: dict | None = None) -> dict:
+        # The admin API refuses any body that is not JSON, and requests with an Origin header; requests
+        # sends Content-Type: application/json for ``json=``, no Origin, and the Host of base_url, which
+        # is the sandbox's listening address.
+        if json_body is None and method != "GET":
+            json_body = {}
         response = self._session.request(
             method, f"{self.base_url}/_sandbox/{path}", json=json_body, params=params, timeout=self.timeout
         )
