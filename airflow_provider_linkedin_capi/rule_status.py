@@ -110,7 +110,7 @@ def evaluate_rule(
     default) and at least ``min_campaigns`` linked campaigns.
     ``events_received``: a callback timestamp at or after ``events_since_ms`` (any callback at all when it
     is None). A rule whose method is not ``CONVERSIONS_API`` (or is missing) fails either wait at once:
-    LinkedIn refuses API events for it and a rule's method cannot change, so no amount of waiting helps.
+    LinkedIn refuses API events for it, and the sensor does not wait for a method to change.
     """
     if wait_for not in WAIT_FOR_CHOICES:
         raise ValueError(f"wait_for must be one of {WAIT_FOR_CHOICES}, got {wait_for!r}")

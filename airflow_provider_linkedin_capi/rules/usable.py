@@ -7,12 +7,12 @@ way (sync hook, async hook, a rule list) and hand the entity to :func:`rule_usab
 Two fields may be missing from what LinkedIn returns, and the choice for each is made here, once:
 
 * ``enabled`` absent: the rule is **enabled**. LinkedIn documents ``enabled`` as an optional boolean whose
-  default is ``true``, and Rest.li leaves fields at their default out of an entity.
+  default is ``true``; whether a read ever leaves it out is UNKNOWN, and if it does, the default applies.
 * ``conversionMethod`` absent: the rule is **not usable, and waiting will not change it**. Whether LinkedIn
   ever returns a rule without its method is UNKNOWN. Every Conversions API rule in LinkedIn's samples
-  carries ``CONVERSIONS_API`` (it is set when the rule is created, and a rule's method cannot be changed),
-  so a rule without one is not known to take API events; the likeliest such rule is an older Insight-Tag
-  one. Sending to it would cost a refused batch at best; refusing costs a clear error naming the rule.
+  carries ``CONVERSIONS_API`` (it is set when the rule is created), so a rule without one is not known to
+  take API events. Sending to it could at best be refused by LinkedIn, batch by batch; refusing it here
+  costs one clear error naming the rule. The sensor does not wait for a method to appear.
 * any other ``conversionMethod`` (``INSIGHT_TAG_URL_MATCH_RULES``, ...): not usable, permanently.
 * ``enabled: false``: not usable until someone enables it (a sensor may wait for that; a push may not).
 * ``enabled`` present but not a boolean: treated as disabled, with the value in the message.
@@ -34,7 +34,7 @@ class RuleUsability:
     ``takes_api_events``: its method is ``CONVERSIONS_API`` (false for a missing method too).
     ``enabled``: enabled as LinkedIn would read it (a missing ``enabled`` is ``true``).
     ``problem``: why events may not go to it now, ``None`` when they may.
-    ``permanent``: the problem is the method, which no wait and no update can change.
+    ``permanent``: the problem is the method, which waiting does not change (a sensor fails at once).
     """
 
     takes_api_events: bool
@@ -69,8 +69,8 @@ def rule_usability(rule: Mapping[str, Any]) -> RuleUsability:
             described = f"uses conversionMethod {method!r}, not {CONVERSIONS_API}"
         problem = (
             f"Conversion rule {rule_id} {described}: LinkedIn refuses Conversions API events for "
-            f"Insight-Tag rules and any other rule whose method is not {CONVERSIONS_API}, and a rule's "
-            "method cannot be changed. Create a Conversions API rule and use its id."
+            f"Insight-Tag rules and any other rule whose method is not {CONVERSIONS_API}. Create a "
+            "Conversions API rule and use its id."
         )
     elif not enabled:
         shown = "false" if enabled_value is False else repr(enabled_value)
