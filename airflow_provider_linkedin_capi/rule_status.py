@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_linkedin_capi.conversions.timestamps import epoch_ms
+from airflow_provider_linkedin_capi.rules import rule_usability
 from airflow_provider_linkedin_capi.urns import CAMPAIGN_PREFIX, campaign_urn
 
-CONVERSIONS_API_METHOD = "CONVERSIONS_API"
 WAIT_FOR_READY = "ready"
 WAIT_FOR_EVENTS = "events_received"
 WAIT_FOR_CHOICES = (WAIT_FOR_READY, WAIT_FOR_EVENTS)
@@ -88,7 +88,7 @@ def rule_status_fields(rule: dict[str, Any]) -> dict[str, Any]:
         "name": rule.get("name"),
         "account": rule.get("account"),
         "type": rule.get("type"),
-        "enabled": rule.get("enabled"),
+        "enabled": rule_usability(rule).enabled,
         "conversion_method": rule.get("conversionMethod"),
         "campaign_count": len(linked_campaign_urns(rule)),
         "last_callback_at": rule.get("lastCallbackAt"),
@@ -105,29 +105,23 @@ def evaluate_rule(
 ) -> RuleEvaluation:
     """Judge ``rule`` against the awaited condition.
 
-    ``ready``: enabled, ``CONVERSIONS_API`` and at least ``min_campaigns`` linked campaigns.
+    ``ready``: usable (as :func:`~airflow_provider_linkedin_capi.rules.rule_usability` judges it, the
+    same verdict as the push's rule gate: a missing ``enabled`` counts as enabled, LinkedIn's documented
+    default) and at least ``min_campaigns`` linked campaigns.
     ``events_received``: a callback timestamp at or after ``events_since_ms`` (any callback at all when it
-    is None). A rule that does not use the Conversions API fails either wait at once: LinkedIn refuses API
-    events for Insight-Tag rules, so no amount of waiting makes it usable.
+    is None). A rule whose method is not ``CONVERSIONS_API`` (or is missing) fails either wait at once:
+    LinkedIn refuses API events for it, and the sensor does not wait for a method to change.
     """
     if wait_for not in WAIT_FOR_CHOICES:
         raise ValueError(f"wait_for must be one of {WAIT_FOR_CHOICES}, got {wait_for!r}")
     fields = rule_status_fields(rule)
-    method = rule.get("conversionMethod")
-    if method is not None and method != CONVERSIONS_API_METHOD:
-        return RuleEvaluation(
-            done=False,
-            fields=fields,
-            failure=(
-                f"conversion rule {fields['rule_id']} uses conversionMethod {method}, not "
-                f"{CONVERSIONS_API_METHOD}: LinkedIn rejects Conversions API events for Insight-Tag rules. "
-                "Create a rule with the Conversions API method and use its id."
-            ),
-        )
+    usability = rule_usability(rule)
+    if usability.permanent:
+        return RuleEvaluation(done=False, fields=fields, failure=usability.problem)
 
     missing: list[str] = []
     if wait_for == WAIT_FOR_READY:
-        if rule.get("enabled") is not True:
+        if not usability.enabled:
             missing.append("rule is disabled")
         if fields["campaign_count"] < min_campaigns:
             missing.append(f"{fields['campaign_count']} of at least {min_campaigns} campaigns linked")

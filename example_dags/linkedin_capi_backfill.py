@@ -18,6 +18,11 @@ or `{"days_back": 60}` (without dates: the last `days_back` whole UTC days; with
 * **report** adds the per-day summaries up and fails if more than `params.max_rejected_fraction` of the
   rows were rejected.
 
+The backfill neither links campaigns nor waits on the rule, so it runs with its default params (the last
+`days_back` days). A rule it creates is linked to no campaign: LinkedIn records the conversions but
+credits them to no campaign until the rule is linked (the nightly DAG's `campaign_ids`, the
+`linkedin_capi_rule_setup` DAG, or Campaign Manager).
+
 Re-running is safe: every event carries an `eventId` derived from the rule and `crm_id`, so a day sent
 twice carries the same ids. Connections and the pool are the same as for `linkedin_capi_nightly_crm_sync`.
 """

@@ -8,10 +8,17 @@ row that could not be sent.
    logical date): the SQL below selects on it.
 1. **create_conversion_rule** — create the Conversions API rule named by `params.conversion_rule_name`, or
    reuse it if it already exists (never a duplicate).
-2. **associate_campaigns** — link the rule to `params.campaign_ids` (a rule linked to no campaign records
-   nothing in LinkedIn's reports).
-3. **wait_for_rule_ready** — deferrable: wait until the rule is enabled, uses `CONVERSIONS_API` and has
-   at least one campaign.
+2. **associate_campaigns** — link the rule to `params.campaign_ids`. LinkedIn credits a conversion only
+   to campaigns linked to its rule.
+3. **wait_for_rule_ready** — deferrable: wait until the rule is enabled, uses `CONVERSIONS_API` and, when
+   `params.campaign_ids` is given, has at least one linked campaign.
+
+**Without `campaign_ids` (the default)** the rule is created unlinked, nothing is associated, and the
+sensor waits only until the rule is enabled; the conversions are sent and recorded, but credited to no
+campaign until you link the rule (pass `campaign_ids`, run `linkedin_capi_rule_setup`, or link it in
+Campaign Manager). The DAG does not use LinkedIn's `autoAssociationType=ALL_CAMPAIGNS` instead: it links
+every campaign of the ad account, once, when the rule is created (never campaigns made later, nor when
+the rule already exists), which is a reporting choice to make on purpose, not by default.
 4. **push_conversions** — run the SQL below on `params.sql_conn_id` for this run's data interval and stream
    the rows to LinkedIn in batches of up to 5,000; invalid rows go to a JSON-lines rejects file under
    `params.rejects_dir/<dag_id>/<run_id>/`.
@@ -160,7 +167,8 @@ with DAG(
         task_id="wait_for_rule_ready",
         conversion_rule_id=RULE_ID,
         wait_for="ready",
-        min_campaigns=1,
+        # No campaign_ids: the rule stays unlinked, so only "enabled" is awaited (see the DAG doc).
+        min_campaigns="{{ 1 if params.campaign_ids else 0 }}",
         ad_account_id="{{ params.ad_account_id or '' }}",
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         deferrable=True,

@@ -5,6 +5,9 @@ only once, at creation, even with auto-association). Every step is idempotent: a
 the same name and only adds missing links. Trigger it with params, e.g.
 ``airflow dags trigger linkedin_capi_rule_setup --conf '{"campaign_ids": [111, 222]}'``.
 
+Without ``campaign_ids`` (the default) nothing is linked and the sensor waits only until the rule is
+enabled, unless ``min_campaigns`` says otherwise; with them it waits for at least one linked campaign.
+
 ``conversion_rule_name`` and ``conversion_type`` default to what the nightly sync and the backfill use, so
 all three DAGs work on the same rule. Like them, every task runs in the pool ``linkedin_capi`` (one token,
 one request budget) and retries LinkedIn outages.
@@ -42,7 +45,12 @@ with DAG(
         ),
         "campaign_ids": Param([], type="array", description="Campaign ids or urn:li:sponsoredCampaign:N"),
         "link_mode": Param("add", enum=["add", "exact"]),
-        "min_campaigns": Param(1, type="integer", minimum=0, description="Linked campaigns to wait for"),
+        "min_campaigns": Param(
+            None,
+            type=["null", "integer"],
+            minimum=0,
+            description="Linked campaigns to wait for; empty: 1 with campaign_ids, else 0 (only 'enabled')",
+        ),
         "linkedin_capi_conn_id": Param("linkedin_capi_default", type="string"),
     },
 ) as dag:
@@ -70,7 +78,10 @@ with DAG(
         task_id="wait_until_ready",
         conversion_rule_id="{{ ti.xcom_pull(task_ids='create_rule')['rule_id'] }}",
         wait_for="ready",
-        min_campaigns="{{ params.min_campaigns }}",
+        min_campaigns=(
+            "{{ params.min_campaigns if params.min_campaigns is not none "
+            "else (1 if params.campaign_ids else 0) }}"
+        ),
         ad_account_id="{{ params.ad_account_id }}",
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         deferrable=True,

@@ -88,6 +88,7 @@ from airflow_provider_linkedin_capi.hooks.restli import (
     query_string,
     restli_list,
 )
+from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions_api_rule
 
 __all__ = ["BatchResult", "DeliveryResult", "LinkedInCapiHook"]
 
@@ -95,7 +96,6 @@ MAX_BATCH_SIZE = 5000
 # LinkedIn refuses query strings over 4 KB with a 414 (contract §1.15); stay a little under it.
 MAX_QUERY_LENGTH = 4000
 RULES_PAGE_SIZE = 100
-CONVERSIONS_API = "CONVERSIONS_API"
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
 _CREATE_RECOVERY_WINDOW_MS = 300_000
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
@@ -779,7 +779,7 @@ class LinkedInCapiHook(BaseHook):
             for rule in self.list_conversion_rules(account_urn)
             if rule.get("name") == name
             and rule.get("type") == conversion_type
-            and rule.get("conversionMethod", CONVERSIONS_API) == CONVERSIONS_API
+            and is_conversions_api_rule(rule)
             and int(rule.get("created") or since_ms) >= since_ms - _CREATE_RECOVERY_WINDOW_MS
         ]
         if not candidates:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_linkedin_capi.rules import rule_usability
+
 CONVERSION_TYPES = frozenset(
     {
         "ADD_TO_CART",
@@ -66,13 +68,13 @@ VALUE_TYPES = frozenset({"DYNAMIC", "FIXED", "NO_VALUE"})
 AUTO_ASSOCIATION_TYPES = frozenset({"ALL_CAMPAIGNS", "OBJECTIVE_BASED", "NONE"})
 IF_EXISTS_CHOICES = ("reuse", "update", "fail")
 
-# LinkedIn's defaults for fields a rule may come back without.
+# LinkedIn's defaults for fields a rule may come back without. ``enabled`` is read by ``rule_usability``,
+# so that a rule the push would take is never "re-enabled" here, nor the other way round.
 _ENTITY_DEFAULTS: dict[str, Any] = {
     "attributionType": "LAST_TOUCH_BY_CAMPAIGN",
     "postClickAttributionWindowSize": 30,
     "viewThroughAttributionWindowSize": 7,
     "valueType": "DYNAMIC",
-    "enabled": True,
 }
 
 
@@ -197,10 +199,12 @@ class ConversionRuleSpec:
         The account is never compared (LinkedIn cannot move a rule), nor the name (it is the match key),
         nor ``value_type`` when the caller left it unset.
         """
+        current = {key: rule.get(key, default) for key, default in _ENTITY_DEFAULTS.items()}
+        current["enabled"] = rule_usability(rule).enabled
         return {
             key: wanted
             for key, wanted in self.entity_fields().items()
-            if rule.get(key, _ENTITY_DEFAULTS.get(key)) != wanted
+            if current.get(key, rule.get(key)) != wanted
         }
 
 

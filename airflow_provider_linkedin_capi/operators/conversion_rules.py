@@ -19,7 +19,8 @@ from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.campaign_ids import parse_campaign_ids
 from airflow_provider_linkedin_capi.operators.conversion_rule_spec import ConversionRuleSpec, check_if_exists
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated, optional_account_id
-from airflow_provider_linkedin_capi.rule_status import CONVERSIONS_API_METHOD, linked_campaign_urns
+from airflow_provider_linkedin_capi.rule_status import linked_campaign_urns
+from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions_api_rule, rule_usability
 from airflow_provider_linkedin_capi.urns import campaign_id, conversion_rule_id, conversion_rule_urn
 
 if TYPE_CHECKING:
@@ -204,18 +205,12 @@ class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
         ]
         if not namesakes:
             return None
-        capi = [
-            rule
-            for rule in namesakes
-            if rule.get("conversionMethod", CONVERSIONS_API_METHOD) == CONVERSIONS_API_METHOD
-        ]
+        capi = [rule for rule in namesakes if is_conversions_api_rule(rule)]
         if not capi:
-            other = namesakes[0]
+            problem = rule_usability(namesakes[0]).problem
             raise AirflowFailException(
-                f"Conversion rule {other.get('id')} named {name!r} uses conversionMethod "
-                f"{other.get('conversionMethod')}, not {CONVERSIONS_API_METHOD}. Insight-Tag rules cannot "
-                "take Conversions API events, so it cannot be reused or updated (LinkedIn cannot change a "
-                "rule's method either). Choose another name for the Conversions API rule."
+                f"{problem} The rule named {name!r} cannot be reused or updated as a {CONVERSIONS_API} "
+                "rule. Choose another name for the Conversions API rule."
             )
         capi.sort(key=lambda rule: int(rule["id"]))
         if len(capi) > 1:
@@ -311,12 +306,10 @@ class LinkedInCapiAssociateCampaignsOperator(BaseOperator):
             )
 
         rule = self.hook.get_conversion_rule(rule_id, account=account)
-        if rule.get("conversionMethod", CONVERSIONS_API_METHOD) != CONVERSIONS_API_METHOD:
-            self.log.warning(
-                "Rule %s uses conversionMethod %s; Conversions API events sent to it will be rejected",
-                rule_id,
-                rule.get("conversionMethod"),
-            )
+        usability = rule_usability({**rule, "id": rule.get("id", rule_id)})
+        if not usability.usable:
+            # Linking still helps a disabled rule that is enabled later; it is the user's choice.
+            self.log.warning("%s Linking campaigns anyway.", usability.problem)
         linked = set(linked_campaign_urns(rule))
         already_linked = [urn for urn in wanted if urn in linked]
         added = [urn for urn in wanted if urn not in linked]

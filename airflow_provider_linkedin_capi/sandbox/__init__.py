@@ -25,6 +25,7 @@ LISTENING_PREFIX = "LinkedIn CAPI sandbox listening on "
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard
     from airflow_provider_linkedin_capi.sandbox.config import SandboxConfig
 
 __all__ = [
@@ -39,9 +40,18 @@ __all__ = [
 
 
 def create_app(
-    config: SandboxConfig | None = None, *, state_file: str | None = None, faults=(), seed=None
+    config: SandboxConfig | None = None,
+    *,
+    state_file: str | None = None,
+    faults=(),
+    seed=None,
+    admin_guard: AdminGuard | None = None,
 ) -> FastAPI:
-    """Build the sandbox ASGI app (imported lazily so that importing the constants stays cheap)."""
+    """Build the sandbox ASGI app (imported lazily so that importing the constants stays cheap).
+
+    ``admin_guard`` checks every ``/_sandbox`` request; build it with the listening address. Without one,
+    the admin API accepts only loopback host names (any port) in ``Host``.
+    """
     from airflow_provider_linkedin_capi.sandbox.app import build_app
 
-    return build_app(config, state_file=state_file, faults=faults, seed=seed)
+    return build_app(config, state_file=state_file, faults=faults, seed=seed, admin_guard=admin_guard)

@@ -12,6 +12,7 @@ import socket
 import sys
 
 from airflow_provider_linkedin_capi.sandbox import LISTENING_PREFIX, create_app
+from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard, loopback_warning
 from airflow_provider_linkedin_capi.sandbox.config import (
     STORE_MODES,
     SandboxConfig,
@@ -47,7 +48,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_linkedin_capi.sandbox", description=__doc__
     )
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default 127.0.0.1 only; any other address is warned about: the admin API "
+        "has no password)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="another Host header the /_sandbox admin API accepts (e.g. a container name); the port "
+        "defaults to the listening port",
+    )
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--state-file", default=None, help="SQLite file keeping rules, links and events")
     parser.add_argument("--requests-per-minute", type=int, default=600)
@@ -90,12 +104,17 @@ def main(argv: list[str] | None = None) -> None:
         max_batch_size=args.max_batch_size,
         store=args.store,
     )
-    app = create_app(config, state_file=args.state_file, faults=args.fault, seed=args.seed)
+    warning = loopback_warning(args.host)
+    if warning:
+        sys.stderr.write(warning + "\n")
+        sys.stderr.flush()
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     sock.listen(128)
     host, port = sock.getsockname()[:2]
+    guard = AdminGuard(args.host, port, extra_hosts=args.allow_host)
+    app = create_app(config, state_file=args.state_file, faults=args.fault, seed=args.seed, admin_guard=guard)
     server = uvicorn.Server(
         uvicorn.Config(
             app, log_level=args.log_level.lower(), access_log=False, lifespan="off", timeout_keep_alive=30

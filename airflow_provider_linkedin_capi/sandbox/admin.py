@@ -1,7 +1,8 @@
 """The ``/_sandbox`` admin and inspection API: reset, faults, poison, settings, seeding and read-back.
 
 No authentication, never faulted, never rate limited: it is the test harness's side door. Bound to
-127.0.0.1 by default for that reason.
+127.0.0.1 by default for that reason, and every request passes :class:`AdminGuard` first (right Host, no
+Origin, JSON bodies only), so that a web page cannot use it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard
 from airflow_provider_linkedin_capi.sandbox.faults import FaultSpec
 from airflow_provider_linkedin_capi.sandbox.responses import plain_json
 from airflow_provider_linkedin_capi.sandbox.state import SandboxState, account_urn, campaign_urn
@@ -52,8 +54,9 @@ def _rule_param(request: Request) -> int | None:
 
 
 class AdminRoutes:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, guard: AdminGuard | None = None) -> None:
         self.state = state
+        self.guard = guard or AdminGuard()
 
     def register(self, app: FastAPI) -> None:
         routes = [
@@ -79,9 +82,13 @@ class AdminRoutes:
         for path, handler, method in routes:
             app.add_api_route(path, self._guarded(handler), methods=[method])
 
-    @staticmethod
-    def _guarded(handler):
+    def _guarded(self, handler):
+        guard = self.guard
+
         async def endpoint(request: Request) -> Response:
+            refusal = guard.refusal(request)
+            if refusal is not None:
+                return refusal
             try:
                 return await handler(request)
             except (AdminError, ValueError, TypeError, KeyError) as exc:
@@ -130,7 +137,11 @@ class AdminRoutes:
         rule_id = data.pop("id", None)
         if "account" in data:
             data["account"] = account_urn(data["account"])
+        absent = [name for name, value in data.items() if value is None]
         entity = self.state.new_rule(data, rule_id=None if rule_id is None else int(rule_id))
+        if absent:  # a field given as null is left out, as LinkedIn leaves out fields it does not set
+            self.state.delete_fields(entity["id"], absent)
+            entity = self.state.rule_entity(entity["id"])
         return plain_json(201, entity)
 
     async def update_rule(self, request: Request) -> Response:
@@ -140,7 +151,10 @@ class AdminRoutes:
         data = await _json_body(request)
         if "account" in data:
             data["account"] = account_urn(data["account"])
+        absent = [name for name, value in data.items() if value is None]
         self.state.update_rule(rule_id, data, touch=False)
+        if absent:
+            self.state.delete_fields(rule_id, absent)
         return plain_json(200, self.state.rule_entity(rule_id))
 
     async def add_campaigns(self, request: Request) -> Response:

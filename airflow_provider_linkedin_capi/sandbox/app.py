@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard
 from airflow_provider_linkedin_capi.sandbox.auth import (
     UNAUTHORIZED_BODIES,
     introspect_endpoint,
@@ -613,7 +614,12 @@ class RequestGuardMiddleware:
 
 
 def build_app(
-    config: SandboxConfig | None = None, *, state_file: str | None = None, faults=(), seed=None
+    config: SandboxConfig | None = None,
+    *,
+    state_file: str | None = None,
+    faults=(),
+    seed=None,
+    admin_guard: AdminGuard | None = None,
 ) -> FastAPI:
     from airflow_provider_linkedin_capi.sandbox.admin import AdminRoutes
 
@@ -635,7 +641,7 @@ def build_app(
     add(ASSOCIATIONS_PATH + "/{key:path}", routes.association_put, methods=["PUT"])
     add(ASSOCIATIONS_PATH + "/{key:path}", routes.association_get, methods=["GET"])
     add(ASSOCIATIONS_PATH + "/{key:path}", routes.association_delete, methods=["DELETE"])
-    AdminRoutes(state).register(app)
+    AdminRoutes(state, admin_guard).register(app)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return li_error(exc.status_code, str(exc.detail))

@@ -158,9 +158,10 @@ class SandboxState:
         return entity
 
     def rule_accepts_events(self, rule_id: int) -> bool:
+        """Enabled (a rule without ``enabled`` is, LinkedIn's documented default) and CONVERSIONS_API."""
         rule = self.rules.get(rule_id)
         return bool(
-            rule and rule.get("enabled") is True and rule.get("conversionMethod") == "CONVERSIONS_API"
+            rule and rule.get("enabled", True) is True and rule.get("conversionMethod") == "CONVERSIONS_API"
         )
 
     # -- links ---------------------------------------------------------------------------------------------

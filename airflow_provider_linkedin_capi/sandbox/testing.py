@@ -54,6 +54,11 @@ class SandboxAdmin:
         self._session = requests.Session()
 
     def _call(self, method: str, path: str, *, json_body: object = None, params: dict | None = None) -> dict:
+        # The admin API refuses any body that is not JSON, and requests with an Origin header; requests
+        # sends Content-Type: application/json for ``json=``, no Origin, and the Host of base_url, which
+        # is the sandbox's listening address.
+        if json_body is None and method != "GET":
+            json_body = {}
         response = self._session.request(
             method, f"{self.base_url}/_sandbox/{path}", json=json_body, params=params, timeout=self.timeout
         )
@@ -97,12 +102,17 @@ class SandboxAdmin:
         return self._call("GET", "event-ids", params=params)["event_ids"]
 
     def create_rule(self, **fields: object) -> dict:
-        """Seed a rule with any fields (defaults: account AD_ACCOUNT_ID, CONVERSIONS_API, enabled)."""
+        """Seed a rule with any fields (defaults: account AD_ACCOUNT_ID, CONVERSIONS_API, enabled).
+
+        A field given as ``None`` is left out of the entity, e.g. ``enabled=None`` for a rule read back
+        without ``enabled``.
+        """
         fields.setdefault("name", "Sandbox rule")
         fields.setdefault("type", "PURCHASE")
         return self._call("POST", "rules", json_body=fields)
 
     def update_rule(self, rule_id: object, **fields: object) -> dict:
+        """Change a rule's fields as LinkedIn would store them; ``None`` removes the field."""
         return self._call("PATCH", f"rules/{str(rule_id).rsplit(':', 1)[-1]}", json_body=fields)
 
     def add_campaigns(self, account_id: object, campaign_ids: Iterable[object]) -> list[str]:

@@ -1,10 +1,12 @@
 """Which conversion rules may receive events, asked of LinkedIn once per rule.
 
 An event for a rule that does not exist, belongs to another account, is disabled, or is not a
-``CONVERSIONS_API`` rule is refused or silently dropped by LinkedIn (contract §2.1.17, §3.1), and a whole
-batch can fail over one such element. So the operator's own rule is checked before a single row is read
-(a typo in ``conversion_rule_id`` fails fast), and each rule named in a per-row ``conversion`` column is
-read once, on first sight; rows naming an unusable rule become ``missing_conversion_rule`` rejections.
+``CONVERSIONS_API`` rule is refused or silently dropped by LinkedIn, and a whole batch can fail over one
+such element. So the operator's own rule is checked before a single row is read (a typo in
+``conversion_rule_id`` fails fast), and each rule named in a per-row ``conversion`` column is read once, on
+first sight; rows naming an unusable rule become ``missing_conversion_rule`` rejections. What "usable"
+means is decided by :func:`airflow_provider_linkedin_capi.rules.rule_usability`, the same function the
+sensor and the rule operators use.
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
+from airflow_provider_linkedin_capi.rules import rule_usability
 from airflow_provider_linkedin_capi.transfers.rejects import rejection_for_event
 
 if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-
-CONVERSIONS_API = "CONVERSIONS_API"
 
 
 class ConversionRuleGate:
@@ -76,12 +77,4 @@ class ConversionRuleGate:
             rule = self.hook.get_conversion_rule(rule_id)
         except LinkedInCapiNotFoundError:
             return f"Conversion rule {rule_id} does not exist in ad account {account}"
-        method = rule.get("conversionMethod")
-        if method != CONVERSIONS_API:
-            return (
-                f"Conversion rule {rule_id} has conversionMethod {method!r}; only {CONVERSIONS_API} rules "
-                "take events sent through the Conversions API"
-            )
-        if rule.get("enabled") is False:
-            return f"Conversion rule {rule_id} is disabled; only enabled rules record conversions"
-        return None
+        return rule_usability({**rule, "id": rule.get("id", rule_id)}).problem

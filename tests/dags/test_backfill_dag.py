@@ -151,3 +151,26 @@ def test_an_impossible_window_fails_without_retries(window_days, params, message
 
     with pytest.raises(AirflowFailException, match=message):
         window_days(params, date(2026, 12, 1))
+
+
+def test_a_run_with_the_default_params_succeeds(sandbox, crm_factory, backfill, metadata_db, today):
+    """Triggered as shipped: the last 30 days, the default rejects_dir (this run's folder is removed)."""
+    import shutil
+    from pathlib import Path
+
+    days = (1, 5)
+    crm = crm_factory({today - timedelta(days=n): 40 for n in days}, dirty_fraction=0.1)
+
+    run = backfill.test()
+
+    planned = metadata_db.xcom(DAG_ID, run.run_id, "plan_days") or []
+    try:
+        assert run.state == "success"
+        assert len(planned) == 30
+        report = metadata_db.xcom(DAG_ID, run.run_id, "report")
+        expected = sum(crm.valid_rows((today - timedelta(days=n)).date().isoformat()) for n in days)
+        assert report["events_sent"] == expected
+        assert len(sandbox.admin.events()) == expected
+    finally:
+        if planned:
+            shutil.rmtree(Path(planned[0]["rejects_path"]).parent, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -116,3 +117,38 @@ def test_a_run_without_a_data_interval_stops_before_touching_linkedin(
     assert states.get(("create_conversion_rule", -1)) in (None, "upstream_failed")
     assert sandbox.admin.stats()["requests_by_path"].get("/rest/conversions") is None
     assert sandbox.admin.events() == []
+
+
+def test_a_scheduled_run_with_the_default_params_succeeds(sandbox, crm_factory, nightly, metadata_db, today):
+    """Unpaused as shipped (no campaign_ids), the DAG must not create an unlinked rule and wait on it.
+
+    With no campaign_ids the rule is not linked, and the sensor waits only until the rule is enabled; the
+    default rejects_dir is used, and this run's folder is removed afterwards.
+    """
+    yesterday = today - timedelta(days=1)
+    crm = crm_factory({yesterday: 120})
+    day = yesterday.date().isoformat()
+    # Bound the wait so that a rule that never gets ready fails this test in seconds, not after the DAG's
+    # hour (dag.test() runs the deferred trigger inline). With the fix the first check already succeeds.
+    wait = nightly.get_task("wait_for_rule_ready")
+    wait.deferrable, wait.poke_interval, wait.timeout = False, 0.5, 10
+
+    dag_run = _run(nightly, today, None)
+
+    summary = metadata_db.xcom(DAG_ID, dag_run.run_id, "push_conversions")
+    try:
+        assert dag_run.state == "success"
+        states = metadata_db.task_states(DAG_ID, dag_run.run_id)
+        assert set(states.values()) == {"success"}, states
+        assert summary["events_sent"] == crm.valid_rows(day)
+        assert len(sandbox.admin.events()) == crm.valid_rows(day)
+        # The rule is linked to no campaign: nothing was associated, and the sensor did not wait for it.
+        assert metadata_db.xcom(DAG_ID, dag_run.run_id, "associate_campaigns")["added"] == []
+        ready = metadata_db.xcom(DAG_ID, dag_run.run_id, "wait_for_rule_ready")
+        assert ready["enabled"] is True
+        assert ready["campaign_count"] == 0
+    finally:
+        if summary and summary.get("rejects_path"):
+            rejects = Path(summary["rejects_path"])
+            assert rejects.parent.name == dag_run.run_id.replace(":", "-").replace("+", "_")
+            shutil.rmtree(rejects.parent, ignore_errors=True)

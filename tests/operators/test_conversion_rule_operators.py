@@ -100,7 +100,7 @@ def test_fail_if_exists(sandbox):
 @pytest.mark.parametrize("if_exists", ["reuse", "update"])
 def test_insight_tag_namesake_is_refused(sandbox, if_exists):
     sandbox.admin.create_rule(name="CRM leads", type="LEAD", conversionMethod="INSIGHT_TAG_URL_MATCH_RULES")
-    with pytest.raises(AirflowFailException, match="Insight-Tag rules cannot take Conversions API events"):
+    with pytest.raises(AirflowFailException, match=r"refuses Conversions API events for Insight-Tag rules"):
         create_op(if_exists=if_exists).execute(context={})
     rules = rules_named("CRM leads")
     assert [rule["conversionMethod"] for rule in rules] == ["INSIGHT_TAG_URL_MATCH_RULES"]

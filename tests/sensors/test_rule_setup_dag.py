@@ -94,3 +94,19 @@ def test_rule_setup_dag_with_the_sensor_deferred(airflow_db, sandbox, monkeypatc
     assert kwargs["conversion_rule_id"] == str(rule["id"])
     assert kwargs["min_campaigns"] == 2
     assert kwargs["wait_for"] == "ready"
+
+
+@pytest.mark.dag
+def test_rule_setup_dag_with_its_default_params_succeeds(airflow_db, sandbox):
+    """Triggered as shipped (no campaign_ids), the DAG must not wait an hour for a link nobody makes."""
+    dag = load_dag()
+    wait = dag.get_task("wait_until_ready")
+    # A bound, so that a regression fails in seconds instead of after the sensor's hour.
+    wait.deferrable, wait.poke_interval, wait.timeout = False, 0.5, 10
+
+    run = dag.test()
+
+    assert run.state == "success"
+    ready = xcom_values(run)["wait_until_ready"]
+    assert ready["enabled"] is True
+    assert ready["campaign_count"] == 0
