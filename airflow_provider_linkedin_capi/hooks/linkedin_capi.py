@@ -46,6 +46,7 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
 )
+from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
     expected_sunset,
     warn_if_version_near_sunset,
@@ -347,8 +348,14 @@ class LinkedInCapiHook(BaseHook):
 
         def attempt(number: int) -> AccessToken:
             try:
-                response = self.get_conn().post(
-                    config.token_url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
+                response = transport.send(
+                    self.get_conn(),
+                    "POST",
+                    config.token_url,
+                    data=form,
+                    timeout=self.timeout,
+                    headers={"Accept": "application/json"},
+                    what="The token request",
                 )
             except _TRANSPORT_ERRORS as err:
                 raise _TransientFailure(f"{type(err).__name__}: {err}") from None
@@ -493,7 +500,9 @@ class LinkedInCapiHook(BaseHook):
                 token.value, self.api_version, restli_method=restli_method, json_body=data is not None
             )
             try:
-                response = self.get_conn().request(method, url, data=data, headers=headers, timeout=timeout)
+                response = transport.send(
+                    self.get_conn(), method, url, data=data, headers=headers, timeout=timeout, what=path
+                )
             except _TRANSPORT_ERRORS as err:
                 connect_failed = isinstance(err, requests.exceptions.ConnectTimeout)
                 raise _TransientFailure(

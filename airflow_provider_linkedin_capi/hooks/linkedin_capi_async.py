@@ -27,6 +27,7 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
 )
+from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.connection_config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_MAX_WAIT,
@@ -199,7 +200,7 @@ class LinkedInCapiAsyncHook(BaseHook):
             )
         return payload
 
-    async def _request(self, method: str, url: str, *, what: str) -> httpx.Response:
+    async def _request(self, method: str, url: str, *, what: str) -> transport.BoundedResponse:
         """One API call with a bounded retry on 429/5xx/dropped connections, and two chances after a 401.
 
         As in the sync hook, a 401 for a token minted moments ago first gets one wait for the token to
@@ -213,7 +214,9 @@ class LinkedInCapiAsyncHook(BaseHook):
             token = await self._current_token()
             headers = standard_headers(token.value, config.api_version)
             try:
-                response = await client.request(method, url, headers=headers)
+                response = await transport.send_async(
+                    client, method, url, headers=headers, timeout=self.timeout, what=what
+                )
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:
                     raise LinkedInCapiError(
@@ -243,7 +246,7 @@ class LinkedInCapiAsyncHook(BaseHook):
             raise self._error(status, response, what)
 
     @staticmethod
-    def _unpropagated(token: AccessToken, response: httpx.Response) -> bool:
+    def _unpropagated(token: AccessToken, response: transport.BoundedResponse) -> bool:
         """A 401 for a token minted moments ago may only mean it has not reached every server yet."""
         problem = error_body(response.status_code, decode_json(response.content))
         return may_be_unpropagated(token, problem.service_error_code, time.time())
@@ -254,8 +257,8 @@ class LinkedInCapiAsyncHook(BaseHook):
         self.log.info("A fresh LinkedIn token was refused as revoked; waiting %.1f s to retry it", wait)
         await asyncio.sleep(wait)
 
-    def _error(self, status: int, response: httpx.Response, what: str) -> LinkedInCapiError:
-        body = error_body(status, decode_json(response.content), response.reason_phrase)
+    def _error(self, status: int, response: transport.BoundedResponse, what: str) -> LinkedInCapiError:
+        body = error_body(status, decode_json(response.content), response.reason)
         message = f"LinkedIn refused {what}: {body.describe()}"
         if status == 404:
             return LinkedInCapiNotFoundError(message, status=status, code=body.code)
@@ -302,10 +305,14 @@ class LinkedInCapiAsyncHook(BaseHook):
         attempt = 0
         while True:
             try:
-                response = await client.post(
+                response = await transport.send_async(
+                    client,
+                    "POST",
                     config.token_url,
                     data=refresh_form(config),
                     headers={"Accept": "application/json"},
+                    timeout=self.timeout,
+                    what="The token request",
                 )
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:
