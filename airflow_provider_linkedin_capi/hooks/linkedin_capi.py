@@ -71,6 +71,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
     token_error,
     warn_if_refresh_token_expiring,
 )
+from airflow_provider_linkedin_capi.hooks.paging import walk_pages
 from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.responses import (
@@ -824,16 +825,15 @@ class LinkedInCapiHook(BaseHook):
 
         LinkedIn reports ``paging.total`` as -1 on this finder (contract §3.3.1), so it cannot be used, and
         whether it caps ``count`` below what was asked is UNKNOWN: a short page is therefore not taken as the
-        last one. Missing a rule here would make the create operator make a duplicate, which costs more than
-        the one extra request.
+        last one (missing a rule would make the create operator make a duplicate). The walk is bounded: see
+        :func:`~airflow_provider_linkedin_capi.hooks.paging.walk_pages`.
         """
         account_urn = self._account_urn(account)
-        rules: list[dict[str, Any]] = []
-        start = 0
-        while page := self._rules_page(account_urn, start, RULES_PAGE_SIZE):
-            rules.extend(page)
-            start += len(page)
-        return rules
+        return walk_pages(
+            lambda start, count: self._rules_page(account_urn, start, count),
+            page_size=RULES_PAGE_SIZE,
+            what=f"Listing conversion rules of {account_urn}",
+        )
 
     def update_conversion_rule(self, rule_id: object, account: object | None = None, **changes: Any) -> None:
         """PARTIAL_UPDATE top-level fields of a rule (``{"patch": {"$set": changes}}``).
