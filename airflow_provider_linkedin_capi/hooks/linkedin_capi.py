@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -50,6 +50,13 @@ from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
     expected_sunset,
     warn_if_version_near_sunset,
+)
+from airflow_provider_linkedin_capi.hooks.batch_delivery import (
+    MAX_BATCH_SIZE,
+    BatchResult,
+    DeliveryResult,
+    deliver_events,
+    read_batch_success,
 )
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
 from airflow_provider_linkedin_capi.hooks.connection_config import (
@@ -91,7 +98,6 @@ from airflow_provider_linkedin_capi.hooks.restli import (
 
 __all__ = ["BatchResult", "DeliveryResult", "LinkedInCapiHook"]
 
-MAX_BATCH_SIZE = 5000
 # LinkedIn refuses query strings over 4 KB with a 414 (contract §1.15); stay a little under it.
 MAX_QUERY_LENGTH = 4000
 RULES_PAGE_SIZE = 100
@@ -102,46 +108,6 @@ _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.except
 _API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """LinkedIn's answer to one BATCH_CREATE.
-
-    A 400 or 422 is returned here rather than raised: it is a data problem in some elements, which the
-    caller resolves (see :meth:`LinkedInCapiHook.deliver_conversion_events`).
-
-    :param status: HTTP status of the batch.
-    :param accepted: elements LinkedIn accepted.
-    :param errors: element index -> LinkedIn's text for it (from a 422, a 400 naming ``indices``, or
-        per-element statuses of a 200).
-    :param message: LinkedIn's message when it rejected the batch without naming any element.
-    :param retryable: indices whose per-element status in a 200 is 429 or 5xx: not taken, worth resending.
-    """
-
-    status: int
-    accepted: int
-    errors: dict[int, str] = field(default_factory=dict)
-    message: str | None = None
-    retryable: tuple[int, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300 and not self.errors and not self.retryable
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """Outcome of delivering a sequence of events, indices referring to the caller's sequence.
-
-    :param unsent: indices neither accepted nor refused, because LinkedIn failed before they were (only on
-        the result carried by a :class:`LinkedInCapiError` as ``delivered_before_failure``).
-    """
-
-    accepted: int
-    rejected: dict[int, str]
-    requests: int
-    unsent: tuple[int, ...] = ()
 
 
 class _TransientFailure(Exception):
@@ -606,7 +572,7 @@ class LinkedInCapiHook(BaseHook):
             "POST", "/conversionEvents", body={"elements": events}, restli_method="BATCH_CREATE"
         )
         if reply.ok:
-            return _batch_success(reply, count)
+            return read_batch_success(reply.status, reply.payload, count)
         if reply.status in (400, 422):
             problem = error_body(reply.status, reply.payload)
             errors = {i: text for i, text in parse_batch_errors(problem.message).items() if 0 <= i < count}
@@ -623,87 +589,14 @@ class LinkedInCapiHook(BaseHook):
         """Deliver every event LinkedIn will take, and say why it refused the others.
 
         On a rejected batch, the elements LinkedIn names are dropped (with its message) and the rest is
-        resent; when it names none, the batch is split in two and each half retried, down to single
-        elements. Elements that a 200 answers with their own 429 or 5xx (whether LinkedIn does that is
+        resent; when it names none, the batch is split in halves until the culprits are isolated, unless
+        the pieces show the refusal is about the request (then it fails). Requests per batch are bounded;
+        see :mod:`~airflow_provider_linkedin_capi.hooks.batch_delivery`. Elements that a 200 answers with
+        their own 429 or 5xx (whether LinkedIn does that is
         UNKNOWN, contract §2.2.2) are resent after a backoff, at most ``max_retries`` times. Indices in the
         result refer to ``events``. A failure part-way raises with ``delivered_before_failure`` set.
         """
-        accepted = 0
-        requests_made = 0
-        splits = 0
-        element_rounds = 0
-        rejected: dict[int, str] = {}
-        pending: list[list[int]] = [
-            list(range(start, min(start + MAX_BATCH_SIZE, len(events))))
-            for start in range(0, len(events), MAX_BATCH_SIZE)
-        ][::-1]
-
-        def so_far(not_sent: list[int]) -> DeliveryResult:
-            unsent = sorted([*not_sent, *(p for later in pending for p in later)])
-            return DeliveryResult(accepted, dict(sorted(rejected.items())), requests_made, tuple(unsent))
-
-        while pending:
-            positions = pending.pop()
-            if not positions:
-                continue
-            whole = len(positions) == len(events)  # the first attempt of a batch: no copy
-            try:
-                result = self.send_conversion_events(events if whole else [events[i] for i in positions])
-            except LinkedInCapiError as error:
-                error.delivered_before_failure = so_far(positions)
-                raise
-            requests_made += 1
-            accepted += result.accepted
-            if result.ok:
-                continue
-            if result.errors:
-                for index, text in result.errors.items():
-                    rejected[positions[index]] = text
-                if not 200 <= result.status < 300:
-                    pending.append([p for i, p in enumerate(positions) if i not in result.errors])
-            if result.retryable:
-                element_rounds += 1
-                again = [positions[i] for i in result.retryable]
-                if element_rounds > self.max_retries:
-                    error = LinkedInCapiError(
-                        f"LinkedIn took a batch but answered {len(again)} of its elements with a retryable "
-                        f"status (429 or 5xx) {element_rounds} times; they were not delivered"
-                    )
-                    error.delivered_before_failure = so_far(again)
-                    raise error
-                wait = min(self.retry_max_wait, self.retry_min_wait * 2 ** (element_rounds - 1))
-                self.log.warning(
-                    "LinkedIn answered %d element(s) of a batch with a retryable status; resending them in "
-                    "%.2fs",
-                    len(again),
-                    wait,
-                )
-                time.sleep(wait)
-                pending.append(again)
-            if result.errors or result.retryable:
-                continue
-            message = result.message or f"HTTP {result.status} without a message"
-            if len(positions) == 1:
-                rejected[positions[0]] = message
-                continue
-            middle = len(positions) // 2
-            splits += 1
-            self.log.debug(
-                "LinkedIn rejected a batch of %d without naming elements (HTTP %s); splitting it",
-                len(positions),
-                result.status,
-            )
-            pending.append(positions[middle:])
-            pending.append(positions[:middle])
-        if splits:
-            self.log.info(
-                "Batches rejected without naming elements: %d split(s) isolated %d rejected event(s)",
-                splits,
-                len(rejected),
-            )
-        return DeliveryResult(
-            accepted=accepted, rejected=dict(sorted(rejected.items())), requests=requests_made
-        )
+        return deliver_events(self, events)
 
     # ------------------------------------------------------------------ conversion rules
 
@@ -922,41 +815,6 @@ class LinkedInCapiHook(BaseHook):
             )
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
-
-
-#: One element of a BATCH_CREATE answer for an event LinkedIn took.
-_CREATED = {"status": 201}
-
-
-def _batch_success(reply: _Reply, count: int) -> BatchResult:
-    payload = reply.payload if isinstance(reply.payload, Mapping) else {}
-    elements = payload.get("elements")
-    if isinstance(elements, list) and len(elements) == count:
-        if elements.count(_CREATED) == count:  # the usual answer, compared in C
-            return BatchResult(status=reply.status, accepted=count)
-        # Decoded JSON objects are plain dicts, so skip the ABC check.
-        errors: dict[int, str] = {}
-        retryable: list[int] = []
-        for index, element in enumerate(elements):
-            if type(element) is not dict:
-                continue
-            status = element.get("status", 201)
-            if status == 201:
-                continue
-            status = int(status)
-            if is_retryable(status):
-                retryable.append(index)
-            elif not 200 <= status < 300:
-                detail = element.get("error")
-                message = detail.get("message") if isinstance(detail, Mapping) else None
-                errors[index] = str(message or f"element status {status}")
-        return BatchResult(
-            status=reply.status,
-            accepted=count - len(errors) - len(retryable),
-            errors=errors,
-            retryable=tuple(retryable),
-        )
-    return BatchResult(status=reply.status, accepted=count)
 
 
 def _batch_statuses(reply: _Reply, campaigns: list[str]) -> dict[str, int]:
