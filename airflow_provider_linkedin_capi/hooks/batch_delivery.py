@@ -85,10 +85,18 @@ class LinkedInCapiUnreadableBatchAnswer(LinkedInCapiError):
     ``taken`` and ``refused`` hold what it does say for certain (indices into the batch sent).
     """
 
-    def __init__(self, message: str, *, status: int, taken: tuple[int, ...], refused: dict[int, str]) -> None:
-        super().__init__(message, status=status)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        taken: tuple[int, ...] = (),
+        refused: dict[int, str] | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
         self.taken = taken
-        self.refused = refused
+        self.refused = refused or {}
 
 
 def read_batch_success(status: int, payload: Any, count: int) -> BatchResult:

@@ -28,7 +28,11 @@ from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batch
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
-from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
+from airflow_provider_linkedin_capi.transfers.rule_gate import (
+    DEFAULT_MAX_DISTINCT_RULES,
+    ConversionRuleGate,
+    max_distinct_rules_limit,
+)
 from airflow_provider_linkedin_capi.transfers.spool import EventSpool
 
 if TYPE_CHECKING:
@@ -101,6 +105,9 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         one ledger per data interval (e.g. ``.../{{ ds }}``) so that a re-run after a failure or a killed
         worker resends nothing LinkedIn took, because whether LinkedIn deduplicates resent eventIds is
         UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
+    :param max_distinct_rules: Most distinct rules a per-row ``conversion`` column may name in one push
+        (default 100); each is read from LinkedIn once, and past the cap the task fails before another
+        lookup, naming the column. (templated)
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
     """
 
@@ -121,6 +128,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "event_age_safety_margin_hours",
         "max_future_skew_seconds",
         "max_rejected_fraction",
+        "max_distinct_rules",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {
@@ -155,6 +163,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         progress_interval_seconds: float = 10.0,
         batch_per_rule: bool = False,
         ledger_path: str | None = None,
+        max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES,
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -180,6 +189,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.progress_interval_seconds = progress_interval_seconds
         self.batch_per_rule = batch_per_rule
         self.ledger_path = ledger_path
+        self.max_distinct_rules = max_distinct_rules
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._check_arguments()
 
@@ -192,6 +202,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
         if not is_templated(self.max_rejected_fraction):
             _rejected_fraction_limit(self.max_rejected_fraction)
+        if not is_templated(self.max_distinct_rules):
+            max_distinct_rules_limit(self.max_distinct_rules)
         if self.fetch_size is not None and self.fetch_size < 1:
             raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
         if self.progress_interval_seconds <= 0:
@@ -208,11 +220,12 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         settings = self._conversion_settings()
         try:  # rendered now: a typo in it fails the task before anything is read
             rejected_limit = _rejected_fraction_limit(self.max_rejected_fraction)
+            rule_limit = max_distinct_rules_limit(self.max_distinct_rules)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
         try:
-            rules = ConversionRuleGate(capi_hook)
+            rules = ConversionRuleGate(capi_hook, rule_limit)
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
             source = get_db_hook(self.sql_conn_id, self.hook_params)
