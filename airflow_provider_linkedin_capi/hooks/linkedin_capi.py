@@ -314,6 +314,7 @@ class LinkedInCapiHook(BaseHook):
         form = refresh_form(config)
 
         def attempt(number: int) -> AccessToken:
+            self.rate_limiter.acquire()  # token requests count against the budget too
             try:
                 response = transport.send(
                     self.get_conn(),

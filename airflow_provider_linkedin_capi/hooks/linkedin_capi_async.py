@@ -46,6 +46,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
     token_error,
     warn_if_refresh_token_expiring,
 )
+from airflow_provider_linkedin_capi.hooks.rate_limit import limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.responses import (
     FORBIDDEN_HINT,
@@ -212,6 +213,7 @@ class LinkedInCapiAsyncHook(BaseHook):
         attempt = 0
         while True:
             token = await self._current_token()
+            await self._take_request_slot(config)
             headers = standard_headers(token.value, config.api_version)
             try:
                 response = await transport.send_async(
@@ -244,6 +246,17 @@ class LinkedInCapiAsyncHook(BaseHook):
                 attempt += 1
                 continue
             raise self._error(status, response, what)
+
+    async def _take_request_slot(self, config: LinkedInCapiConnectionConfig) -> None:
+        """Wait for a slot of the connection's per-minute budget, shared with every hook of the process.
+
+        Many sensors deferred on one token all poll from the triggerer; without pacing, their reads could
+        draw the 429s that starve pushes sharing the token.
+        """
+        bucket = limiter_for(config.conn_id or self.linkedin_capi_conn_id, config.requests_per_minute)
+        wait = bucket.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     @staticmethod
     def _unpropagated(token: AccessToken, response: transport.BoundedResponse) -> bool:
@@ -304,6 +317,7 @@ class LinkedInCapiAsyncHook(BaseHook):
         client = await self._get_client()
         attempt = 0
         while True:
+            await self._take_request_slot(config)  # token requests count against the budget too
             try:
                 response = await transport.send_async(
                     client,
