@@ -151,7 +151,8 @@ class LinkedInCapiHook(BaseHook):
     :param linkedin_capi_conn_id: the ``linkedin_capi`` connection.
     :param api_version: ``LinkedIn-Version`` (YYYYMM); default: the connection's ``api_version`` extra, else
         a pinned, currently active month.
-    :param timeout: seconds per HTTP request; default: the connection's ``timeout`` extra, else 60.
+    :param timeout: seconds for a whole HTTP call (not per read); default: the connection's ``timeout``
+        extra, else 60.
     :param max_retries: retries after a 429, 5xx, timeout or dropped connection; default: the connection's
         ``max_retries`` extra, else 8.
     :param retry_min_wait: first backoff wait in seconds (doubling, with jitter); default: the connection's
@@ -593,9 +594,9 @@ class LinkedInCapiHook(BaseHook):
         resent; when it names none, the batch is split in halves until the culprits are isolated, unless
         the pieces show the refusal is about the request (then it fails). Requests per batch are bounded;
         see :mod:`~airflow_provider_linkedin_capi.hooks.batch_delivery`. Elements that a 200 answers with
-        their own 429 or 5xx (whether LinkedIn does that is
-        UNKNOWN, contract §2.2.2) are resent after a backoff, at most ``max_retries`` times. Indices in the
-        result refer to ``events``. A failure part-way raises with ``delivered_before_failure`` set.
+        their own 429 or 5xx (whether LinkedIn does that is UNKNOWN) are resent after a backoff, at most
+        ``max_retries`` times. Indices in the result refer to ``events``. A failure part-way raises with
+        ``delivered_before_failure`` set.
         """
         return deliver_events(self, events)
 

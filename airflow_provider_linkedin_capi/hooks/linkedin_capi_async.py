@@ -81,7 +81,8 @@ class LinkedInCapiAsyncHook(BaseHook):
     read from the connection, so they are known only after :meth:`get_config` (every call awaits it).
 
     :param linkedin_capi_conn_id: Airflow connection id of type ``linkedin_capi``.
-    :param timeout: Seconds per HTTP request; default: the connection's ``timeout`` extra, else 60.
+    :param timeout: Seconds for a whole HTTP call, headers and body; default: the connection's ``timeout``
+        extra, else 60.
     :param max_retries: Extra attempts on 429, 5xx and dropped connections; default: the connection's
         ``max_retries`` extra, else 8.
     :param retry_min_wait: First backoff in seconds (doubled per attempt, with jitter); default: the
