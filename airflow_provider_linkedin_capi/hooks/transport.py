@@ -127,7 +127,8 @@ def send(
 def _pieces(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: ``read1`` returns what one socket read brought, not a full chunk."""
     raw = response.raw
-    if raw is None:  # an answer built in memory (a test's transport adapter), not read from a socket
+    # An answer built in memory (a test's transport adapter), or one a response hook already read.
+    if raw is None or response._content_consumed:
         yield response.content
         return
     try:
