@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -46,9 +46,17 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
 )
+from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
     expected_sunset,
     warn_if_version_near_sunset,
+)
+from airflow_provider_linkedin_capi.hooks.batch_delivery import (
+    MAX_BATCH_SIZE,
+    BatchResult,
+    DeliveryResult,
+    deliver_events,
+    read_batch_success,
 )
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
 from airflow_provider_linkedin_capi.hooks.connection_config import (
@@ -72,6 +80,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
     token_payload,
     warn_if_refresh_token_expiring,
 )
+from airflow_provider_linkedin_capi.hooks.paging import walk_pages
 from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.responses import (
@@ -92,7 +101,6 @@ from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions
 
 __all__ = ["BatchResult", "DeliveryResult", "LinkedInCapiHook"]
 
-MAX_BATCH_SIZE = 5000
 # LinkedIn refuses query strings over 4 KB with a 414 (contract §1.15); stay a little under it.
 MAX_QUERY_LENGTH = 4000
 RULES_PAGE_SIZE = 100
@@ -102,46 +110,6 @@ _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.except
 _API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """LinkedIn's answer to one BATCH_CREATE.
-
-    A 400 or 422 is returned here rather than raised: it is a data problem in some elements, which the
-    caller resolves (see :meth:`LinkedInCapiHook.deliver_conversion_events`).
-
-    :param status: HTTP status of the batch.
-    :param accepted: elements LinkedIn accepted.
-    :param errors: element index -> LinkedIn's text for it (from a 422, a 400 naming ``indices``, or
-        per-element statuses of a 200).
-    :param message: LinkedIn's message when it rejected the batch without naming any element.
-    :param retryable: indices whose per-element status in a 200 is 429 or 5xx: not taken, worth resending.
-    """
-
-    status: int
-    accepted: int
-    errors: dict[int, str] = field(default_factory=dict)
-    message: str | None = None
-    retryable: tuple[int, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300 and not self.errors and not self.retryable
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """Outcome of delivering a sequence of events, indices referring to the caller's sequence.
-
-    :param unsent: indices neither accepted nor refused, because LinkedIn failed before they were (only on
-        the result carried by a :class:`LinkedInCapiError` as ``delivered_before_failure``).
-    """
-
-    accepted: int
-    rejected: dict[int, str]
-    requests: int
-    unsent: tuple[int, ...] = ()
 
 
 class _TransientFailure(Exception):
@@ -185,7 +153,8 @@ class LinkedInCapiHook(BaseHook):
     :param linkedin_capi_conn_id: the ``linkedin_capi`` connection.
     :param api_version: ``LinkedIn-Version`` (YYYYMM); default: the connection's ``api_version`` extra, else
         a pinned, currently active month.
-    :param timeout: seconds per HTTP request; default: the connection's ``timeout`` extra, else 60.
+    :param timeout: seconds for a whole HTTP call (not per read); default: the connection's ``timeout``
+        extra, else 60.
     :param max_retries: retries after a 429, 5xx, timeout or dropped connection; default: the connection's
         ``max_retries`` extra, else 8.
     :param retry_min_wait: first backoff wait in seconds (doubling, with jitter); default: the connection's
@@ -348,9 +317,16 @@ class LinkedInCapiHook(BaseHook):
         form = refresh_form(config)
 
         def attempt(number: int) -> AccessToken:
+            self.rate_limiter.acquire()  # token requests count against the budget too
             try:
-                response = self.get_conn().post(
-                    config.token_url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
+                response = transport.send(
+                    self.get_conn(),
+                    "POST",
+                    config.token_url,
+                    data=form,
+                    timeout=self.timeout,
+                    headers={"Accept": "application/json"},
+                    what="The token request",
                 )
             except _TRANSPORT_ERRORS as err:
                 raise _TransientFailure(f"{type(err).__name__}: {err}") from None
@@ -495,7 +471,9 @@ class LinkedInCapiHook(BaseHook):
                 token.value, self.api_version, restli_method=restli_method, json_body=data is not None
             )
             try:
-                response = self.get_conn().request(method, url, data=data, headers=headers, timeout=timeout)
+                response = transport.send(
+                    self.get_conn(), method, url, data=data, headers=headers, timeout=timeout, what=path
+                )
             except _TRANSPORT_ERRORS as err:
                 connect_failed = isinstance(err, requests.exceptions.ConnectTimeout)
                 raise _TransientFailure(
@@ -598,7 +576,7 @@ class LinkedInCapiHook(BaseHook):
             "POST", "/conversionEvents", body={"elements": events}, restli_method="BATCH_CREATE"
         )
         if reply.ok:
-            return _batch_success(reply, count)
+            return read_batch_success(reply.status, reply.payload, count)
         if reply.status in (400, 422):
             problem = error_body(reply.status, reply.payload)
             errors = {i: text for i, text in parse_batch_errors(problem.message).items() if 0 <= i < count}
@@ -615,87 +593,14 @@ class LinkedInCapiHook(BaseHook):
         """Deliver every event LinkedIn will take, and say why it refused the others.
 
         On a rejected batch, the elements LinkedIn names are dropped (with its message) and the rest is
-        resent; when it names none, the batch is split in two and each half retried, down to single
-        elements. Elements that a 200 answers with their own 429 or 5xx (whether LinkedIn does that is
-        UNKNOWN, contract §2.2.2) are resent after a backoff, at most ``max_retries`` times. Indices in the
-        result refer to ``events``. A failure part-way raises with ``delivered_before_failure`` set.
+        resent; when it names none, the batch is split in halves until the culprits are isolated, unless
+        the pieces show the refusal is about the request (then it fails). Requests per batch are bounded;
+        see :mod:`~airflow_provider_linkedin_capi.hooks.batch_delivery`. Elements that a 200 answers with
+        their own 429 or 5xx (whether LinkedIn does that is UNKNOWN) are resent after a backoff, at most
+        ``max_retries`` times. Indices in the result refer to ``events``. A failure part-way raises with
+        ``delivered_before_failure`` set.
         """
-        accepted = 0
-        requests_made = 0
-        splits = 0
-        element_rounds = 0
-        rejected: dict[int, str] = {}
-        pending: list[list[int]] = [
-            list(range(start, min(start + MAX_BATCH_SIZE, len(events))))
-            for start in range(0, len(events), MAX_BATCH_SIZE)
-        ][::-1]
-
-        def so_far(not_sent: list[int]) -> DeliveryResult:
-            unsent = sorted([*not_sent, *(p for later in pending for p in later)])
-            return DeliveryResult(accepted, dict(sorted(rejected.items())), requests_made, tuple(unsent))
-
-        while pending:
-            positions = pending.pop()
-            if not positions:
-                continue
-            whole = len(positions) == len(events)  # the first attempt of a batch: no copy
-            try:
-                result = self.send_conversion_events(events if whole else [events[i] for i in positions])
-            except LinkedInCapiError as error:
-                error.delivered_before_failure = so_far(positions)
-                raise
-            requests_made += 1
-            accepted += result.accepted
-            if result.ok:
-                continue
-            if result.errors:
-                for index, text in result.errors.items():
-                    rejected[positions[index]] = text
-                if not 200 <= result.status < 300:
-                    pending.append([p for i, p in enumerate(positions) if i not in result.errors])
-            if result.retryable:
-                element_rounds += 1
-                again = [positions[i] for i in result.retryable]
-                if element_rounds > self.max_retries:
-                    error = LinkedInCapiError(
-                        f"LinkedIn took a batch but answered {len(again)} of its elements with a retryable "
-                        f"status (429 or 5xx) {element_rounds} times; they were not delivered"
-                    )
-                    error.delivered_before_failure = so_far(again)
-                    raise error
-                wait = min(self.retry_max_wait, self.retry_min_wait * 2 ** (element_rounds - 1))
-                self.log.warning(
-                    "LinkedIn answered %d element(s) of a batch with a retryable status; resending them in "
-                    "%.2fs",
-                    len(again),
-                    wait,
-                )
-                time.sleep(wait)
-                pending.append(again)
-            if result.errors or result.retryable:
-                continue
-            message = result.message or f"HTTP {result.status} without a message"
-            if len(positions) == 1:
-                rejected[positions[0]] = message
-                continue
-            middle = len(positions) // 2
-            splits += 1
-            self.log.debug(
-                "LinkedIn rejected a batch of %d without naming elements (HTTP %s); splitting it",
-                len(positions),
-                result.status,
-            )
-            pending.append(positions[middle:])
-            pending.append(positions[:middle])
-        if splits:
-            self.log.info(
-                "Batches rejected without naming elements: %d split(s) isolated %d rejected event(s)",
-                splits,
-                len(rejected),
-            )
-        return DeliveryResult(
-            accepted=accepted, rejected=dict(sorted(rejected.items())), requests=requests_made
-        )
+        return deliver_events(self, events)
 
     # ------------------------------------------------------------------ conversion rules
 
@@ -817,16 +722,15 @@ class LinkedInCapiHook(BaseHook):
 
         LinkedIn reports ``paging.total`` as -1 on this finder (contract §3.3.1), so it cannot be used, and
         whether it caps ``count`` below what was asked is UNKNOWN: a short page is therefore not taken as the
-        last one. Missing a rule here would make the create operator make a duplicate, which costs more than
-        the one extra request.
+        last one (missing a rule would make the create operator make a duplicate). The walk is bounded: see
+        :func:`~airflow_provider_linkedin_capi.hooks.paging.walk_pages`.
         """
         account_urn = self._account_urn(account)
-        rules: list[dict[str, Any]] = []
-        start = 0
-        while page := self._rules_page(account_urn, start, RULES_PAGE_SIZE):
-            rules.extend(page)
-            start += len(page)
-        return rules
+        return walk_pages(
+            lambda start, count: self._rules_page(account_urn, start, count),
+            page_size=RULES_PAGE_SIZE,
+            what=f"Listing conversion rules of {account_urn}",
+        )
 
     def update_conversion_rule(self, rule_id: object, account: object | None = None, **changes: Any) -> None:
         """PARTIAL_UPDATE top-level fields of a rule (``{"patch": {"$set": changes}}``).
@@ -915,41 +819,6 @@ class LinkedInCapiHook(BaseHook):
             )
         except Exception as err:  # the answer reaches users who may not read the secrets: none in it
             return False, failure_text(err, self.__dict__.get("config"), self._token)
-
-
-#: One element of a BATCH_CREATE answer for an event LinkedIn took.
-_CREATED = {"status": 201}
-
-
-def _batch_success(reply: _Reply, count: int) -> BatchResult:
-    payload = reply.payload if isinstance(reply.payload, Mapping) else {}
-    elements = payload.get("elements")
-    if isinstance(elements, list) and len(elements) == count:
-        if elements.count(_CREATED) == count:  # the usual answer, compared in C
-            return BatchResult(status=reply.status, accepted=count)
-        # Decoded JSON objects are plain dicts, so skip the ABC check.
-        errors: dict[int, str] = {}
-        retryable: list[int] = []
-        for index, element in enumerate(elements):
-            if type(element) is not dict:
-                continue
-            status = element.get("status", 201)
-            if status == 201:
-                continue
-            status = int(status)
-            if is_retryable(status):
-                retryable.append(index)
-            elif not 200 <= status < 300:
-                detail = element.get("error")
-                message = detail.get("message") if isinstance(detail, Mapping) else None
-                errors[index] = str(message or f"element status {status}")
-        return BatchResult(
-            status=reply.status,
-            accepted=count - len(errors) - len(retryable),
-            errors=errors,
-            retryable=tuple(retryable),
-        )
-    return BatchResult(status=reply.status, accepted=count)
 
 
 def _batch_statuses(reply: _Reply, campaigns: list[str]) -> dict[str, int]:

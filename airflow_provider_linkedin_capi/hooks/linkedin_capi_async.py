@@ -27,6 +27,7 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiNotFoundError,
     LinkedInCapiVersionError,
 )
+from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.connection_config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_MAX_WAIT,
@@ -46,6 +47,7 @@ from airflow_provider_linkedin_capi.hooks.oauth import (
     token_payload,
     warn_if_refresh_token_expiring,
 )
+from airflow_provider_linkedin_capi.hooks.rate_limit import limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.responses import (
     FORBIDDEN_HINT,
@@ -80,7 +82,8 @@ class LinkedInCapiAsyncHook(BaseHook):
     read from the connection, so they are known only after :meth:`get_config` (every call awaits it).
 
     :param linkedin_capi_conn_id: Airflow connection id of type ``linkedin_capi``.
-    :param timeout: Seconds per HTTP request; default: the connection's ``timeout`` extra, else 60.
+    :param timeout: Seconds for a whole HTTP call, headers and body; default: the connection's ``timeout``
+        extra, else 60.
     :param max_retries: Extra attempts on 429, 5xx and dropped connections; default: the connection's
         ``max_retries`` extra, else 8.
     :param retry_min_wait: First backoff in seconds (doubled per attempt, with jitter); default: the
@@ -200,7 +203,7 @@ class LinkedInCapiAsyncHook(BaseHook):
             )
         return payload
 
-    async def _request(self, method: str, url: str, *, what: str) -> httpx.Response:
+    async def _request(self, method: str, url: str, *, what: str) -> transport.BoundedResponse:
         """One API call with a bounded retry on 429/5xx/dropped connections, and two chances after a 401.
 
         As in the sync hook, a 401 for a token minted moments ago first gets one wait for the token to
@@ -212,9 +215,12 @@ class LinkedInCapiAsyncHook(BaseHook):
         attempt = 0
         while True:
             token = await self._current_token()
+            await self._take_request_slot(config)
             headers = standard_headers(token.value, config.api_version)
             try:
-                response = await client.request(method, url, headers=headers)
+                response = await transport.send_async(
+                    client, method, url, headers=headers, timeout=self.timeout, what=what
+                )
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:
                     raise LinkedInCapiError(
@@ -243,8 +249,19 @@ class LinkedInCapiAsyncHook(BaseHook):
                 continue
             raise self._error(status, response, what)
 
+    async def _take_request_slot(self, config: LinkedInCapiConnectionConfig) -> None:
+        """Wait for a slot of the connection's per-minute budget, shared with every hook of the process.
+
+        Many sensors deferred on one token all poll from the triggerer; without pacing, their reads could
+        draw the 429s that starve pushes sharing the token.
+        """
+        bucket = limiter_for(config.conn_id or self.linkedin_capi_conn_id, config.requests_per_minute)
+        wait = bucket.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     @staticmethod
-    def _unpropagated(token: AccessToken, response: httpx.Response) -> bool:
+    def _unpropagated(token: AccessToken, response: transport.BoundedResponse) -> bool:
         """A 401 for a token minted moments ago may only mean it has not reached every server yet."""
         problem = error_body(response.status_code, decode_json(response.content))
         return may_be_unpropagated(token, problem.service_error_code, time.time())
@@ -255,8 +272,8 @@ class LinkedInCapiAsyncHook(BaseHook):
         self.log.info("A fresh LinkedIn token was refused as revoked; waiting %.1f s to retry it", wait)
         await asyncio.sleep(wait)
 
-    def _error(self, status: int, response: httpx.Response, what: str) -> LinkedInCapiError:
-        body = error_body(status, decode_json(response.content), response.reason_phrase)
+    def _error(self, status: int, response: transport.BoundedResponse, what: str) -> LinkedInCapiError:
+        body = error_body(status, decode_json(response.content), response.reason)
         message = f"LinkedIn refused {what}: {body.describe()}"
         if status == 404:
             return LinkedInCapiNotFoundError(message, status=status, code=body.code)
@@ -302,11 +319,16 @@ class LinkedInCapiAsyncHook(BaseHook):
         client = await self._get_client()
         attempt = 0
         while True:
+            await self._take_request_slot(config)  # token requests count against the budget too
             try:
-                response = await client.post(
+                response = await transport.send_async(
+                    client,
+                    "POST",
                     config.token_url,
                     data=refresh_form(config),
                     headers={"Accept": "application/json"},
+                    timeout=self.timeout,
+                    what="The token request",
                 )
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:

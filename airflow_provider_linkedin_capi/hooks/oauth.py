@@ -38,7 +38,16 @@ class AccessToken:
     obtained_at: float | None = None
 
     def is_usable(self, now: float, margin: float = REFRESH_MARGIN_SECONDS) -> bool:
-        return self.expires_at is None or now < self.expires_at - margin
+        """Whether to keep using the token; the margin is at most half its lifetime.
+
+        A token that lives less than twice the margin (a proxy's or a test server's, minted for a minute)
+        would otherwise count as expiring the moment it is minted and be replaced before every request.
+        """
+        if self.expires_at is None:
+            return True
+        if self.obtained_at is not None:
+            margin = min(margin, max(self.expires_at - self.obtained_at, 0.0) / 2)
+        return now < self.expires_at - margin
 
 
 def may_be_unpropagated(token: AccessToken, service_error_code: int | None, now: float) -> bool:

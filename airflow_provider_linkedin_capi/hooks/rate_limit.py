@@ -53,13 +53,20 @@ class TokenBucket:
 
     def acquire(self) -> float:
         """Take one request slot, sleeping until it is due; returns the seconds slept."""
-        with self._lock:
-            self._refill()
-            self._tokens -= 1.0
-            wait = _due_in(-self._tokens / self.refill_per_second) if self._tokens < 0 else 0.0
+        wait = self.reserve()
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def reserve(self) -> float:
+        """Take one request slot and return how long to wait for it, without waiting.
+
+        For callers that must not block a thread: the async hook awaits ``asyncio.sleep`` for the result.
+        """
+        with self._lock:
+            self._refill()
+            self._tokens -= 1.0
+            return _due_in(-self._tokens / self.refill_per_second) if self._tokens < 0 else 0.0
 
     def _refill(self) -> None:
         now = self._clock()

@@ -28,6 +28,7 @@ from airflow_provider_linkedin_capi.rule_status import (
     to_epoch_ms,
 )
 from airflow_provider_linkedin_capi.triggers.conversion_rule import (
+    MIN_POLL_INTERVAL_SECONDS,
     STATUS_FAILED,
     STATUS_SUCCESS,
     LinkedInCapiConversionRuleTrigger,
@@ -72,7 +73,9 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         (templated)
     :param linkedin_capi_conn_id: Airflow connection id. (templated)
     :param deferrable: Hand the wait to the triggerer after a first check, freeing the worker slot.
-        Defaults to ``[operators] default_deferrable``.
+        Defaults to ``[operators] default_deferrable``. A deferred sensor polls every ``poke_interval``
+        seconds, which must then be at least 5: every sensor of the deployment polls from the one
+        triggerer, on the same token budget as the pushes.
     """
 
     template_fields: Sequence[str] = (
@@ -105,9 +108,18 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         self.ad_account_id = ad_account_id
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self.deferrable = deferrable
+        self._check_poke_interval(ValueError)
         if isinstance(wait_for, str) and "{{" not in wait_for and wait_for not in WAIT_FOR_CHOICES:
             raise ValueError(f"wait_for must be one of {WAIT_FOR_CHOICES}, got {wait_for!r}")
         self._events_since_ms: int | None = None
+
+    def _check_poke_interval(self, error: type[Exception]) -> None:
+        """A deferred sensor's reads all come from the triggerer: a tight interval would spend the budget."""
+        if self.deferrable and float(self.poke_interval) < MIN_POLL_INTERVAL_SECONDS:
+            raise error(
+                f"poke_interval must be at least {MIN_POLL_INTERVAL_SECONDS:g} seconds for a deferrable "
+                f"sensor, got {self.poke_interval!r}"
+            )
 
     @cached_property
     def hook(self) -> LinkedInCapiHook:
@@ -144,6 +156,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         self._events_since_ms = self._resolve_events_since(context) if wait_for == WAIT_FOR_EVENTS else None
         if not self.deferrable:
             return super().execute(context)
+        self._check_poke_interval(AirflowFailException)
         first = self._first_poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None

@@ -7,6 +7,10 @@ such element. So the operator's own rule is checked before a single row is read 
 first sight; rows naming an unusable rule become ``missing_conversion_rule`` rejections. What "usable"
 means is decided by :func:`airflow_provider_linkedin_capi.rules.rule_usability`, the same function the
 sensor and the rule operators use.
+
+The lookups are capped at ``max_distinct_rules`` distinct rules per push: a CRM column that happens to be
+called ``conversion`` but holds deal ids would otherwise cost one GET per row, more than a day's request
+budget at a million rows. Past the cap the task fails before the next lookup.
 """
 
 from __future__ import annotations
@@ -24,12 +28,25 @@ from airflow_provider_linkedin_capi.transfers.rejects import rejection_for_event
 if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 
+DEFAULT_MAX_DISTINCT_RULES = 100
+
+
+def max_distinct_rules_limit(value: object) -> int:
+    """``max_distinct_rules`` as a positive int (it may arrive rendered from a template, as text)."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isdigit():
+        text = int(text)
+    if isinstance(text, bool) or not isinstance(text, int) or text < 1:
+        raise ValueError(f"max_distinct_rules must be a whole number >= 1, got {value!r}")
+    return text
+
 
 class ConversionRuleGate:
     """Remembers, per rule URN, whether events may go to it (``admitted``) or why not (``refused``)."""
 
-    def __init__(self, hook: LinkedInCapiHook) -> None:
+    def __init__(self, hook: LinkedInCapiHook, max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES) -> None:
         self.hook = hook
+        self.max_distinct_rules = max_distinct_rules
         self.admitted: set[str] = set()
         self.refused: dict[str, str] = {}
 
@@ -60,6 +77,13 @@ class ConversionRuleGate:
             return None
         if urn in self.refused:
             return self.refused[urn]
+        if len(self.admitted) + len(self.refused) >= self.max_distinct_rules:
+            raise AirflowFailException(
+                f"The 'conversion' column names more than {self.max_distinct_rules} distinct conversion "
+                f"rules (max_distinct_rules={self.max_distinct_rules}); no more rules are looked up. If the "
+                "column does not hold LinkedIn rule ids, rename it with column_map; otherwise raise "
+                "max_distinct_rules."
+            )
         reason = self._ask_linkedin(urn)
         if reason is None:
             self.admitted.add(urn)

@@ -39,7 +39,11 @@ from airflow_provider_linkedin_capi.transfers.push_arguments import (
 from airflow_provider_linkedin_capi.transfers.push_outcome import interrupted_by_linkedin, stopped_after
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
-from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
+from airflow_provider_linkedin_capi.transfers.rule_gate import (
+    DEFAULT_MAX_DISTINCT_RULES,
+    ConversionRuleGate,
+    max_distinct_rules_limit,
+)
 from airflow_provider_linkedin_capi.transfers.spool import EventSpool
 
 if TYPE_CHECKING:
@@ -124,6 +128,9 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         one ledger per data interval (e.g. ``.../{{ ds }}``) so that a re-run after a failure or a killed
         worker resends nothing LinkedIn took, because whether LinkedIn deduplicates resent eventIds is
         UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
+    :param max_distinct_rules: Most distinct rules a per-row ``conversion`` column may name in one push
+        (default 100); each is read from LinkedIn once, and past the cap the task fails before another
+        lookup, naming the column. (templated)
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
     """
 
@@ -144,6 +151,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "event_age_safety_margin_hours",
         "max_future_skew_seconds",
         "max_rejected_fraction",
+        "max_distinct_rules",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {
@@ -179,6 +187,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         progress_interval_seconds: float = 10.0,
         batch_per_rule: bool = False,
         ledger_path: str | None = None,
+        max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES,
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -205,6 +214,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.progress_interval_seconds = progress_interval_seconds
         self.batch_per_rule = batch_per_rule
         self.ledger_path = ledger_path
+        self.max_distinct_rules = max_distinct_rules
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         # A plain flag (set from a signal handler, read between batches): an Event's lock cannot be copied.
         self._kill_requested = False
@@ -223,6 +233,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             )
         if not is_templated(self.max_rejected_fraction):
             rejected_fraction_limit(self.max_rejected_fraction)
+        if not is_templated(self.max_distinct_rules):
+            max_distinct_rules_limit(self.max_distinct_rules)
         fetch_size_argument(self.fetch_size)
         if self.progress_interval_seconds <= 0:
             raise ValueError(
@@ -245,11 +257,12 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         settings = self._conversion_settings()
         try:  # rendered now: a typo in it fails the task before anything is read
             rejected_limit = rejected_fraction_limit(self.max_rejected_fraction)
+            rule_limit = max_distinct_rules_limit(self.max_distinct_rules)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
         try:
-            rules = ConversionRuleGate(capi_hook)
+            rules = ConversionRuleGate(capi_hook, rule_limit)
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
             source = get_db_hook(self.sql_conn_id, self.hook_params)

@@ -18,6 +18,8 @@ from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
 from airflow_provider_linkedin_capi.rule_status import WAIT_FOR_READY, evaluate_rule
 
+#: Shortest wait between two reads of a rule in the triggerer (the sensor refuses a shorter poke_interval).
+MIN_POLL_INTERVAL_SECONDS = 5.0
 STATUS_SUCCESS = "success"
 # The rule can never satisfy the wait (missing, not a Conversions API rule, credentials dead): no retry helps.
 STATUS_FAILED = "failed"

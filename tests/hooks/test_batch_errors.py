@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -66,3 +67,34 @@ def test_indexed_messages_round_trip(errors):
     for index, texts in errors.items():
         assert parsed[index].count("ERROR ::") == len(texts)
         assert texts[0] in parsed[index]
+
+
+# Shapes that made the old parser quadratic (a blank run before an optional separator was rescanned from
+# every position), each about 400 KB: far above LinkedIn's real messages, so a quadratic parser would take
+# minutes and the timeout marker catches it, while a linear one takes milliseconds.
+_HOSTILE_MESSAGES = {
+    "blanks": " " * 400_000,
+    "tabs_and_commas": ", \t" * 133_000,
+    "blank_lines": " \n" * 200_000,
+    "unclosed_indices": "indices [" + "1, " * 133_000,
+    "repeated_words": "index " * 66_000,
+    "index_lines_without_numbers": "Index: \n" * 50_000,
+    "long_index_line": "Index: 1, " + " " * 400_000 + "x",
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("shape", sorted(_HOSTILE_MESSAGES))
+def test_parsing_a_large_message_naming_no_element_is_linear(shape):
+    message = _HOSTILE_MESSAGES[shape]
+    parsed = parse_batch_errors(message)
+    if shape == "long_index_line":
+        assert parsed == {1: "x"}
+    else:
+        assert parsed == {}
+
+
+@pytest.mark.timeout(3)
+def test_a_40_kb_message_with_no_index_line_names_no_element():
+    message = "Request rejected:" + " " * 40_000 + "see documentation"
+    assert parse_batch_errors(message) == {}

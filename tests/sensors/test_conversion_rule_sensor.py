@@ -28,7 +28,8 @@ CAMPAIGN = "urn:li:sponsoredCampaign:"
 
 
 def sensor(**kwargs) -> LinkedInCapiConversionRuleSensor:
-    kwargs.setdefault("poke_interval", 0.1)
+    # A deferrable sensor refuses intervals under 5 s; the trigger's first read needs no wait anyway.
+    kwargs.setdefault("poke_interval", 5 if kwargs.get("deferrable") else 0.1)
     kwargs.setdefault("timeout", 60)
     return LinkedInCapiConversionRuleSensor(task_id="wait_for_rule", **kwargs)
 
@@ -87,7 +88,7 @@ def test_deferred_until_campaigns_are_linked(sandbox):
     task = sensor(
         conversion_rule_id=f"urn:lla:llaPartnerConversion:{rule['id']}",
         deferrable=True,
-        poke_interval=0.2,
+        poke_interval=5,
         timeout=dt.timedelta(minutes=5),
     )
 

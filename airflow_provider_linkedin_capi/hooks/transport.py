@@ -1,0 +1,189 @@
+"""One HTTP exchange with LinkedIn, bounded in time and size, shared by the sync and the async hook.
+
+``requests`` and ``httpx`` apply a timeout to each socket read, so a server that drips one byte at a time
+could keep a call with ``timeout=1`` busy for as long as it likes. Here the timeout is a deadline for the
+whole exchange: the sync path reads the body in pieces as they arrive and gives up at the deadline (the
+status line and headers are bounded per read, as ``requests`` does); the async path runs the whole
+exchange, headers included, under one ``asyncio`` deadline.
+
+A body over :data:`MAX_RESPONSE_BYTES` is refused rather than held in memory: LinkedIn's largest answers
+(a 5,000-element BATCH_CREATE, a page of 100 rules) are well under a megabyte.
+
+Redirects are never followed: a 307/308 from the token endpoint would re-post the client secret and the
+refresh token to wherever ``Location`` points, and a redirect from the API would carry the bearer token
+there. A 3xx is an error naming the status and the host it pointed to (never the whole URL, whose query
+could hold anything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import requests
+
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+
+#: Largest response body read from LinkedIn (or the sandbox); a larger one is an error.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+class LinkedInCapiRedirectError(LinkedInCapiError):
+    """The server answered 3xx; redirects are never followed, so nothing was re-sent anywhere."""
+
+
+class LinkedInCapiResponseTooLargeError(LinkedInCapiError):
+    """The server's answer exceeded :data:`MAX_RESPONSE_BYTES`."""
+
+
+@dataclass(frozen=True)
+class BoundedResponse:
+    """The parts of an HTTP answer the hooks read, with the body already in memory."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    reason: str
+
+
+def refuse_redirect(status: int, headers: Mapping[str, str], what: str) -> None:
+    """Raise for a 3xx answer (a 304 included: the hooks send no conditional requests)."""
+    if not 300 <= status < 400:
+        return
+    location = headers.get("location") or headers.get("Location") or ""
+    host = urlsplit(location).hostname if location else None
+    where = f"to host {host!r}" if host else ("to a relative location" if location else "without a Location")
+    raise LinkedInCapiRedirectError(
+        f"{what} was answered with a redirect (HTTP {status}) {where}; redirects are never followed, so "
+        "no credentials or events were sent there. Check the connection's host.",
+        status=status,
+    )
+
+
+def _refuse_declared_size(headers: Mapping[str, str], status: int, what: str, max_bytes: int) -> None:
+    declared = headers.get("content-length") or headers.get("Content-Length")
+    if declared and declared.strip().isdigit() and int(declared) > max_bytes:
+        raise _too_large(status, what, max_bytes)
+
+
+def _too_large(status: int, what: str, max_bytes: int) -> LinkedInCapiResponseTooLargeError:
+    return LinkedInCapiResponseTooLargeError(
+        f"{what}: the answer (HTTP {status}) is larger than {max_bytes} bytes, far above anything LinkedIn "
+        "sends; it was not read",
+        status=status,
+    )
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    what: str,
+    data: Any = None,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> BoundedResponse:
+    """One ``requests`` exchange, never redirected, whose body must arrive within ``timeout`` seconds.
+
+    A missed deadline raises :class:`requests.exceptions.ReadTimeout`, so callers retry it like any other
+    timeout.
+    """
+    deadline = time.monotonic() + timeout
+    response = session.request(
+        method,
+        url,
+        data=data,
+        headers=headers,
+        timeout=timeout,
+        stream=True,
+        allow_redirects=False,
+    )
+    try:
+        refuse_redirect(response.status_code, response.headers, what)
+        _refuse_declared_size(response.headers, response.status_code, what, max_bytes)
+        body = bytearray()
+        for piece in _pieces(response):
+            body += piece
+            if len(body) > max_bytes:
+                raise _too_large(response.status_code, what, max_bytes)
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout(
+                    f"the answer did not arrive within the {timeout:g} s timeout"
+                )
+        return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason or "")
+    finally:
+        if response.raw is not None:
+            response.close()
+
+
+def _pieces(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` returns what one socket read brought, not a full chunk."""
+    raw = response.raw
+    # An answer built in memory (a test's transport adapter), or one a response hook already read.
+    if raw is None or response._content_consumed:
+        yield response.content
+        return
+    try:
+        while piece := raw.read1(_CHUNK, decode_content=True):
+            yield piece
+    except Exception as err:  # urllib3's own errors, wrapped as requests would wrap them
+        if isinstance(err, requests.RequestException):
+            raise
+        raise requests.exceptions.ChunkedEncodingError(f"{type(err).__name__}: {err}") from None
+
+
+async def send_async(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    what: str,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> BoundedResponse:
+    """One ``httpx`` exchange, never redirected, that must finish (headers and body) within ``timeout``.
+
+    A missed deadline raises :class:`httpx.ReadTimeout`, a transport error callers already retry.
+    """
+    try:
+        return await asyncio.wait_for(
+            _exchange(client, method, url, what=what, data=data, headers=headers, max_bytes=max_bytes),
+            timeout,
+        )
+    except TimeoutError:
+        raise httpx.ReadTimeout(f"the answer did not arrive within the {timeout:g} s timeout") from None
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    data: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+    max_bytes: int,
+) -> BoundedResponse:
+    request = client.build_request(method, url, data=data, headers=headers)
+    response = await client.send(request, stream=True, follow_redirects=False)
+    try:
+        refuse_redirect(response.status_code, response.headers, what)
+        _refuse_declared_size(response.headers, response.status_code, what, max_bytes)
+        body = bytearray()
+        async for piece in response.aiter_bytes():
+            body += piece
+            if len(body) > max_bytes:
+                raise _too_large(response.status_code, what, max_bytes)
+        return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason_phrase)
+    finally:
+        await response.aclose()
