@@ -82,8 +82,14 @@ def _spellings(value: str) -> set[str]:
 
 
 def _reveals(text: str, canonical_values: list[str]) -> bool:
+    """Whether a value can be read in ``text``, decoded or as written.
+
+    Both forms are looked at: decoding can consume a value made of escape characters (a name ``\\``
+    vanishes when ``\\'`` is read as an escaped quote), and such a value is then still there as written.
+    """
     canonical = _canonical(text)
-    return any(value in canonical for value in canonical_values)
+    written = unicodedata.normalize("NFKC", text).casefold()
+    return any(value in canonical or value in written for value in canonical_values)
 
 
 def scrubbed_message(message: str, event: dict[str, Any]) -> str:
