@@ -227,7 +227,7 @@ def nightly_scheduled_run(deployment, linkedin):
             interval=1,
         )[0]
         try:
-            run = wait_for_run(deployment, dag_id, run["dag_run_id"], timeout=100)
+            run = wait_for_run(deployment, dag_id, run["dag_run_id"], timeout=90)
         except AssertionError as exc:
             run = {**deployment.get(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}"), "wait_error": str(exc)}
         event_ids = {}

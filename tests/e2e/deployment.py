@@ -84,7 +84,7 @@ class Deployment:
     def build_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CI_"))}
         bundles = (
-            '[{"name": "example_dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",'
+            '[{"name": "provider_examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",'
             f' "kwargs": {{"path": "{REPO_ROOT / "example_dags"}"}}}},'
             ' {"name": "e2e_dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",'
             f' "kwargs": {{"path": "{self.extra_dags}"}}}}]'
