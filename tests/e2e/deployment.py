@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -27,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 WORKER_HOSTNAMES = ("e2e-worker-a@127.0.0.1", "e2e-worker-b@127.0.0.1")
 PG_SERVER = "postgres@127.0.0.1:5432"
+EXAMPLES = REPO_ROOT / "example_dags"
 REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
@@ -83,11 +85,12 @@ class Deployment:
 
     def build_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CI_"))}
-        bundles = (
-            '[{"name": "provider_examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",'
-            f' "kwargs": {{"path": "{REPO_ROOT / "example_dags"}"}}}},'
-            ' {"name": "e2e_dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",'
-            f' "kwargs": {{"path": "{self.extra_dags}"}}}}]'
+        local_bundle = "airflow.dag_processing.bundles.local.LocalDagBundle"
+        bundles = json.dumps(
+            [
+                {"name": "provider_examples", "classpath": local_bundle, "kwargs": {"path": str(EXAMPLES)}},
+                {"name": "e2e_dags", "classpath": local_bundle, "kwargs": {"path": str(self.extra_dags)}},
+            ]
         )
         env.update(
             {
