@@ -26,7 +26,8 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-WORKER_HOSTNAMES = ("e2e-worker-a@127.0.0.1", "e2e-worker-b@127.0.0.1")
+#: Task-instance hostnames of the two Celery workers (their Celery node names are ``<name>@127.0.0.1``).
+WORKER_HOSTNAMES = ("e2e-worker-a", "e2e-worker-b")
 PG_SERVER = "postgres@127.0.0.1:5432"
 EXAMPLES = REPO_ROOT / "example_dags"
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -71,6 +72,7 @@ class Deployment:
     database: str
     extra_dags: Path
     api_port: int = field(default_factory=free_port)
+    worker_log_ports: tuple[int, int] = field(default_factory=lambda: (free_port(), free_port()))
     services: dict[str, Service] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     _token: str | None = None
@@ -116,6 +118,7 @@ class Deployment:
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
                 # A killed worker's task is noticed in seconds, not the default five minutes.
@@ -144,13 +147,13 @@ class Deployment:
             )
         return result.stdout
 
-    def start(self, name: str, *args: str) -> Service:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Service:
         log_path = self.home / "service-logs" / f"{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [AIRFLOW, *args],
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -162,7 +165,13 @@ class Deployment:
         return service
 
     def start_worker(self, index: int) -> Service:
-        return self.start(f"worker-{index}", "celery", "worker", "-H", WORKER_HOSTNAMES[index])
+        name = WORKER_HOSTNAMES[index]
+        env = {
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_hostname.hostname",
+            "LINKEDIN_CAPI_E2E_WORKER_HOSTNAME": name,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_ports[index]),
+        }
+        return self.start(f"worker-{index}", "celery", "worker", "-H", f"{name}@127.0.0.1", env=env)
 
     def kill_service(self, name: str) -> None:
         """SIGKILL a service's whole process group: the process and every child it runs a task in."""

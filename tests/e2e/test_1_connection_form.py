@@ -28,7 +28,12 @@ def _field(page, label: str):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1: the form pre-fills token_url with the mask ***")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 item 1: the form pre-fills token_url and token_propagation_wait with the mask ***. "
+    "Also seen: Airflow 3.3.2's Test button posts port 0 for the hidden port field, which the API refuses "
+    "as 'host or port differs from the stored connection' (400)",
+)
 def test_connection_created_in_the_ui_tests_green(deployment, sandbox, tmp_path):
     chromium = require_chromium()
     from playwright.sync_api import expect, sync_playwright
@@ -57,7 +62,11 @@ def test_connection_created_in_the_ui_tests_green(deployment, sandbox, tmp_path)
 
             row = page.locator("tr").filter(has_text=CONN_ID)
             expect(row).to_be_visible()
-            row.get_by_role("button", name="Test Connection").click()
+            with page.expect_response(lambda r: r.url.endswith("/connections/test")) as answer:
+                row.get_by_role("button", name="Test Connection").click()
+            test_answer = (
+                f"{answer.value.status} {answer.value.text()[:500]} for {answer.value.request.post_data}"
+            )
             outcome = page.get_by_text("Test Connection Successful").or_(
                 page.get_by_text("Test Connection Failed")
             )
@@ -73,6 +82,6 @@ def test_connection_created_in_the_ui_tests_green(deployment, sandbox, tmp_path)
     assert saved["login"] == CLIENT_ID
     extra = json.loads(saved["extra"] or "{}")
     assert extra.get("ad_account_id") == AD_ACCOUNT_ID
-    assert "Test Connection Successful" in shown, shown[-500:]
+    assert "Test Connection Successful" in shown, test_answer
     # The test reached the sandbox: a token was minted and the API called with it.
     assert sandbox.admin.stats()["tokens_issued"] > 0
