@@ -2,7 +2,8 @@
 
 Only the fields a user fills are touched (API URL, client id and secret, refresh token, ad account); the
 rest stay at the form's defaults. The filled form is photographed into the test's output directory
-(docs/connection-form.png is a copy of it).
+(``connection-form.png``, the standard fields, of which docs/connection-form.png is a copy, and
+``connection-form-extra-fields.png``).
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def test_connection_created_in_the_ui_tests_green(deployment, sandbox, tmp_path)
             _field(page, "API base URL (including /rest)").fill(sandbox.rest_url)
             _field(page, "Client ID").fill(CLIENT_ID)
             _field(page, "Client Secret").fill(CLIENT_SECRET)
+            page.get_by_role("dialog").screenshot(path=str(tmp_path / "connection-form.png"))
             page.get_by_role("button", name="Extra Fields", exact=True).click()
             _field(page, "Refresh token").fill(REFRESH_TOKEN)
             _field(page, "Default ad account").fill(AD_ACCOUNT_ID)
-            page.get_by_role("dialog").screenshot(path=str(tmp_path / "connection-form.png"))
+            page.get_by_role("dialog").screenshot(path=str(tmp_path / "connection-form-extra-fields.png"))
             page.get_by_role("button", name="Save").click()
 
             row = page.locator("tr").filter(has_text=CONN_ID)
