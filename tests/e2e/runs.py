@@ -85,6 +85,6 @@ def task_log(deploy: Deployment, dag_id: str, run_id: str, task_id: str, try_num
     )
     assert response.ok, f"log of {task_id}: {response.status_code} {response.text[:500]}"
     content = response.json()["content"]
-    if isinstance(content, list):  # structured log lines in Airflow 3
-        return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line) for line in content)
+    if isinstance(content, list):  # structured log lines in Airflow 3; an exception's text is in a field
+        return "\n".join(json.dumps(line) if isinstance(line, dict) else str(line) for line in content)
     return str(content)
