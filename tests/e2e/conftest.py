@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.deployment import REPO_ROOT, Deployment, wait_for
+from e2e.deployment import REDIS_URL, REPO_ROOT, Deployment, wait_for
 
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -98,10 +98,11 @@ def _pg(sql: str) -> None:
         db.close()
 
 
-def _flush_redis_db() -> None:
+def _drop_redis_queue(queue: str) -> None:
+    """Forget this deployment's Celery queue (not the whole database: other sessions may share it)."""
     import redis
 
-    redis.Redis.from_url("redis://127.0.0.1:6379/7").flushdb()
+    redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +136,6 @@ def deployment(crm, linkedin, tmp_path_factory):
     home = Path(tempfile.mkdtemp(prefix="linkedin-capi-e2e-"))
     database = f"linkedin_capi_e2e_{uuid.uuid4().hex[:10]}"
     _pg(f'CREATE DATABASE "{database}"')
-    _flush_redis_db()
     deploy = Deployment(home=home, database=database, extra_dags=E2E_DAGS)
     deploy.env = deploy.build_env()
     try:
@@ -173,7 +173,7 @@ def deployment(crm, linkedin, tmp_path_factory):
     finally:
         left = deploy.stop()
         _pg(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        _flush_redis_db()
+        _drop_redis_queue(database)
         assert not left, f"processes left after stopping the deployment: {left}"
 
 

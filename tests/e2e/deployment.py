@@ -114,6 +114,9 @@ class Deployment:
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG_SERVER}/{self.database}",
                 # One task at a time per worker: two pool slots then need both workers.
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+                # A queue of this deployment's own: another test session sharing the Redis database
+                # neither takes nor is given its tasks.
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.database,
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__BASE_URL": self.api_url,
