@@ -62,6 +62,8 @@ class Service:
     args: list[str]
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    #: Killed on purpose by a scenario: not an unexpected exit.
+    killed: bool = False
 
 
 @dataclass
@@ -180,6 +182,7 @@ class Deployment:
         """SIGKILL a service's whole process group: the process and every child it runs a task in."""
         service = self.services[name]
         assert service.process is not None
+        service.killed = True
         try:
             children = psutil.Process(service.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
@@ -202,7 +205,7 @@ class Deployment:
 
     def check_alive(self) -> None:
         for name, service in self.services.items():
-            if service.process is not None and service.process.poll() is not None:
+            if service.process is not None and not service.killed and service.process.poll() is not None:
                 raise AssertionError(
                     f"{name} exited with {service.process.returncode}\n{self.log_tail(name)}"
                 )
