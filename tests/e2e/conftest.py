@@ -122,7 +122,7 @@ def linkedin():
 
 
 @pytest.fixture(scope="session")
-def deployment(crm, linkedin, tmp_path_factory):
+def deployment(crm, linkedin):
     _require_airflow_33()
     _require_postgres()
     _require_redis()
