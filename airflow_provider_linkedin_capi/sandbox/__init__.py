@@ -4,8 +4,8 @@ Run it with ``python -m airflow_provider_linkedin_capi.sandbox --port 8765``; dr
 :class:`airflow_provider_linkedin_capi.sandbox.testing.SandboxProcess`. The behaviour follows what
 LinkedIn is known to do (``docs/linkedin-contract.md``, §8 for the sandbox). Where LinkedIn's
 behaviour is UNKNOWN or only THIRD-PARTY reported (batch limit above 5,000, CAPI↔CAPI dedup, error
-wording of time/identifier errors, ``invalid_grant`` vs ``invalid_request``), the sandbox picks the suggested behaviour and makes it
-configurable through ``PUT /_sandbox/config``.
+wording of time/identifier errors, ``invalid_grant`` vs ``invalid_request``), the sandbox picks the
+suggested behaviour and makes it configurable through ``PUT /_sandbox/config``.
 
 Nothing here imports Airflow or the provider's hooks: the sandbox must judge the client independently.
 """
