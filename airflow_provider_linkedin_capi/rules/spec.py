@@ -70,7 +70,7 @@ IF_EXISTS_CHOICES = ("reuse", "update", "fail")
 
 # LinkedIn's defaults for fields a rule may come back without. ``enabled`` is read by ``rule_usability``,
 # so that a rule the push would take is never "re-enabled" here, nor the other way round.
-_ENTITY_DEFAULTS: dict[str, Any] = {
+LINKEDIN_RULE_DEFAULTS: dict[str, Any] = {
     "attributionType": "LAST_TOUCH_BY_CAMPAIGN",
     "postClickAttributionWindowSize": 30,
     "viewThroughAttributionWindowSize": 7,
@@ -199,7 +199,7 @@ class ConversionRuleSpec:
         The account is never compared (LinkedIn cannot move a rule), nor the name (it is the match key),
         nor ``value_type`` when the caller left it unset.
         """
-        current = {key: rule.get(key, default) for key, default in _ENTITY_DEFAULTS.items()}
+        current = {key: rule.get(key, default) for key, default in LINKEDIN_RULE_DEFAULTS.items()}
         current["enabled"] = rule_usability(rule).enabled
         return {
             key: wanted

@@ -71,8 +71,7 @@ def rejection_of(result: dict[str, Any] | Rejection, code: str) -> Rejection:
 
 
 def assert_valid_event(event: Any, builder: EventBuilder | None = None) -> None:
-    """Fail unless ``event`` is an element LinkedIn's ``/conversionEvents`` accepts (docs/linkedin-contract.md
-    §2.1)."""
+    """Fail unless ``event`` is an element ``/conversionEvents`` accepts (docs/linkedin-contract.md §2.1)."""
     assert isinstance(event, dict)
     assert set(event) <= {"conversion", "conversionHappenedAt", "conversionValue", "eventId", "user"}
     assert isinstance(event["conversion"], str)
