@@ -11,8 +11,9 @@ property tests, and reusable outside Airflow. Typical use::
         else:
             ...  # result is the event element, ready for orjson.dumps
 
-The column contract, normalisation and rejection codes follow DESIGN "Source columns" and "Rejections";
-each module documents its own rules and the choices made where LinkedIn's contract is silent.
+The column contract, normalisation and rejection codes are the README's "The column contract" and
+"Rejection codes"; each module documents its own rules and the choices made where LinkedIn is silent
+(what LinkedIn is known to do, and how sure that is: docs/linkedin-contract.md).
 """
 
 from __future__ import annotations

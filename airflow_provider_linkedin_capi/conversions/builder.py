@@ -17,7 +17,7 @@ Decisions where the contract is silent:
 
 - ``email`` wins over ``sha256_email`` when both are non-empty: a hash made here is certainly
   normalised (trimmed, lower-cased), one made upstream may not be, and an unnormalised hash silently
-  matches nobody (contract §2.1.11). ``sha256_email`` is then neither checked nor sent.
+  matches nobody (docs/linkedin-contract.md §2.1.11). ``sha256_email`` is then neither checked nor sent.
 - ``userInfo`` is sent only with both names (LinkedIn 422s otherwise). ``companyName``, ``title`` and
   ``countryCode`` ride along only then; without names they identify nobody and are ignored, unchecked.
   One name alone rejects the row as ``incomplete_user_info`` unless another identifier carries it, in

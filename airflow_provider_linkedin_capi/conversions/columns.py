@@ -1,6 +1,6 @@
 """Which source column feeds which contract field, decided once per query from its column names.
 
-The contract names are LinkedIn's own field names (DESIGN "Source columns"), so a query written against
+The contract names are LinkedIn's own field names (README "The column contract"), so a query written against
 LinkedIn's docs needs no mapping. Matching is case-insensitive because PostgreSQL folds unquoted
 identifiers (``SELECT ... AS firstName`` arrives as ``firstname``).
 """

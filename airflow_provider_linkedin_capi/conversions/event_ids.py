@@ -1,7 +1,8 @@
 """``eventId``: the row's own id, or one derived so that re-running the same data sends the same ids.
 
 Retries, a killed worker re-running its task, or a backfill over an overlapping interval all send rows
-again. LinkedIn deduplicates by ``eventId`` (against the Insight Tag for sure, contract §2.4), so every
+again. LinkedIn deduplicates by ``eventId`` (against the Insight Tag for sure,
+docs/linkedin-contract.md §2.4), so every
 event carries one, and a derived id depends only on the data, never on time of sending or row order.
 
 Derived ids are the lower-hex SHA-256 (64 characters, LinkedIn's maximum) of a compact JSON array,

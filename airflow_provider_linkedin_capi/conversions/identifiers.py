@@ -1,9 +1,9 @@
 """Member identifiers, normalised the way LinkedIn matches them.
 
 LinkedIn accepts any string as an ``idValue`` and silently matches nothing when it is malformed or not
-normalised (contract §2.1.11, gotcha 13), so every identifier is checked here and a malformed one
-rejects the row with its own code instead of being sent to match nobody. A user who wants such rows
-sent without the bad identifier says so in SQL (``NULLIF``/``CASE``), where the choice is visible.
+normalised (docs/linkedin-contract.md §2.1.11 and §7.13), so every identifier is checked here and a malformed
+one rejects the row with its own code instead of being sent to match nobody. A user who wants such rows sent
+without the bad identifier says so in SQL (``NULLIF``/``CASE``), where the choice is visible.
 
 Only the unusual paths live in functions here; the builder inlines the common string cases.
 """
@@ -145,7 +145,8 @@ def plain_text_id(field: str) -> Any:
 
 
 def ipv4_address(value: Any) -> str:
-    """A dotted-quad IPv4 address (LinkedIn's ``PLAINTEXT_IP_ADDRESS`` takes IPv4 only, contract §2.1.8).
+    """A dotted-quad IPv4 address (LinkedIn's ``PLAINTEXT_IP_ADDRESS`` takes IPv4 only,
+    docs/linkedin-contract.md §2.1.8).
 
     IPv4-mapped IPv6 (``::ffff:192.0.2.1``) is unwrapped; any other IPv6 address is ``invalid_ip``.
     """
@@ -224,7 +225,8 @@ def lead_urn(value: Any) -> str:
 
 
 def first_external_id(value: Any) -> str:
-    """The one ``externalIds`` value LinkedIn uses (contract §2.1.14: only the first is read).
+    """The one ``externalIds`` value LinkedIn uses (docs/linkedin-contract.md §2.1.14: only the first
+    is read).
 
     Accepts a scalar, a list or tuple (PostgreSQL arrays arrive as lists), a numpy array (a 0-d one is
     its scalar), or a string holding a JSON array (``'["crm-42"]'``, as JSON columns and pandas exports

@@ -1,9 +1,9 @@
 """``conversionValue``: an ISO-4217 currency and a non-negative amount as a decimal string.
 
-LinkedIn wants ``amount`` as a string holding a decimal (contract §2.1.5). Amounts are rendered with
-exactly two decimals (``"1500.00"``, ``"0.50"``, ``"12.35"``): one fixed shape is easy to compare in
-logs and tests, and never more precision than money has. Rounding is half-up, applied to the decimal
-the user sees: floats are read through their shortest ``repr`` (``1.005`` is rounded as "1.005",
+LinkedIn wants ``amount`` as a string holding a decimal (docs/linkedin-contract.md §2.1.5). Amounts are
+rendered with exactly two decimals (``"1500.00"``, ``"0.50"``, ``"12.35"``): one fixed shape is easy to
+compare in logs and tests, and never more precision than money has. Rounding is half-up, applied to the
+decimal the user sees: floats are read through their shortest ``repr`` (``1.005`` is rounded as "1.005",
 giving ``"1.01"``, not as the binary 1.00499...), ``Decimal`` values (PostgreSQL ``numeric``) exactly.
 
 Rules (the builder applies them in this order):

@@ -1,6 +1,6 @@
 """Why a row was not sent: the stable codes users count, alert on and grep their rejects files for.
 
-The codes are part of the public interface (DESIGN "Rejections"): they appear in the task summary and in
+The codes are part of the public interface (README "Rejection codes"): they appear in the task summary and in
 every line of the rejects file, so they never change spelling. Messages are for humans and may improve,
 but they never quote a row's raw values: a rejects file must be safe to share with whoever debugs the
 sync, so an e-mail, a name or any other identifier can only appear hashed (``sha256_email``), never in

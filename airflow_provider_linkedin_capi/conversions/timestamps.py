@@ -1,9 +1,9 @@
 """``conversionHappenedAt``: any reasonable spelling of a time in, LinkedIn's epoch milliseconds out.
 
-LinkedIn wants epoch **milliseconds** and drops events older than 90 days or in the future (contract
-§2.1.3, §2.1.4, gotcha 4: ten-digit seconds read as milliseconds land in 1970). CRM exports hold
-seconds, milliseconds, ISO strings and database timestamps, often mixed, so this module accepts them all
-and refuses, with a reason, anything LinkedIn would refuse.
+LinkedIn wants epoch **milliseconds** and drops events older than 90 days or in the future
+(docs/linkedin-contract.md §2.1.3, §2.1.4 and §7.4: ten-digit seconds read as milliseconds land in 1970). CRM
+exports hold seconds, milliseconds, ISO strings and database timestamps, often mixed, so this module accepts
+them all and refuses, with a reason, anything LinkedIn would refuse.
 
 Accepted values:
 

@@ -14,21 +14,20 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import BaseOperator
 
+from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID, LINKEDIN_BLUE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.operators.campaign_ids import parse_campaign_ids
-from airflow_provider_linkedin_capi.operators.conversion_rule_spec import ConversionRuleSpec, check_if_exists
-from airflow_provider_linkedin_capi.operators.templated_values import is_templated, optional_account_id
-from airflow_provider_linkedin_capi.rule_status import linked_campaign_urns
 from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions_api_rule, rule_usability
+from airflow_provider_linkedin_capi.rules.spec import ConversionRuleSpec, check_if_exists
+from airflow_provider_linkedin_capi.rules.status import linked_campaign_urns
 from airflow_provider_linkedin_capi.urns import campaign_id, conversion_rule_id, conversion_rule_urn
+from airflow_provider_linkedin_capi.utils.campaign_ids import parse_campaign_ids
+from airflow_provider_linkedin_capi.utils.templated_values import is_templated, optional_account_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-LINKEDIN_BLUE = "#0a66c2"
 ASSOCIATION_MODES = ("add", "exact")
-DEFAULT_CONN_ID = "linkedin_capi_default"
 _SPEC_FIELDS = (
     "name",
     "conversion_type",

@@ -3,6 +3,10 @@
 Every caller that judges a rule (the push's rule gate, the rule-status sensor and its trigger, the rule
 operators, the hook) asks this package, so that they cannot disagree. It imports nothing from
 ``operators``, ``sensors``, ``transfers`` or ``triggers``.
+
+- :mod:`.usable`: the one verdict "may Conversions API events go to this rule?";
+- :mod:`.spec`: the settings a rule may have (types, attribution windows), checked before any call;
+- :mod:`.status`: whether a rule is ready, or has received events (the sensor and its trigger).
 """
 
 from __future__ import annotations

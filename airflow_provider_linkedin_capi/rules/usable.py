@@ -24,7 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CONVERSIONS_API = "CONVERSIONS_API"
+from airflow_provider_linkedin_capi.constants import CONVERSIONS_API
+
+__all__ = ["CONVERSIONS_API", "RuleUsability", "is_conversions_api_rule", "rule_usability"]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """A faithful local LinkedIn Conversions API, for the demo, the test suite and users' own CI.
 
 Run it with ``python -m airflow_provider_linkedin_capi.sandbox --port 8765``; drive it from tests with
-:class:`airflow_provider_linkedin_capi.sandbox.testing.SandboxProcess`. The behaviour follows the
-project's wire contract (``linkedin-capi-contract.md`` §8). Where LinkedIn's behaviour is UNKNOWN or only
-THIRD-PARTY reported (batch limit above 5,000, CAPI↔CAPI dedup, error wording of time/identifier errors,
-``invalid_grant`` vs ``invalid_request``), the sandbox picks the suggested behaviour and makes it
-configurable through ``PUT /_sandbox/config``.
+:class:`airflow_provider_linkedin_capi.sandbox.testing.SandboxProcess`. The behaviour follows what
+LinkedIn is known to do (``docs/linkedin-contract.md``, §8 for the sandbox). Where LinkedIn's
+behaviour is UNKNOWN or only THIRD-PARTY reported (batch limit above 5,000, CAPI↔CAPI dedup, error
+wording of time/identifier errors, ``invalid_grant`` vs ``invalid_request``), the sandbox picks the
+suggested behaviour and makes it configurable through ``PUT /_sandbox/config``.
 
 Nothing here imports Airflow or the provider's hooks: the sandbox must judge the client independently.
 """

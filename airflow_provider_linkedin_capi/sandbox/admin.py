@@ -193,8 +193,8 @@ class AdminRoutes:
     async def element_failures(self, request: Request) -> Response:
         """Answer the given eventIds with a per-element error status ``times`` times, storing the rest.
 
-        Whether LinkedIn's BATCH_CREATE ever answers 200 with mixed element statuses is UNKNOWN (contract
-        §2.2.2); this lets a client's handling of it be tested.
+        Whether LinkedIn's BATCH_CREATE ever answers 200 with mixed element statuses is UNKNOWN
+        (docs/linkedin-contract.md §2.2.2); this lets a client's handling of it be tested.
         """
         data = await _json_body(request)
         event_ids, status, times = data.get("event_ids", []), data.get("status", 503), data.get("times", 1)

@@ -110,7 +110,7 @@ class TokenStore:
         return count
 
     def revoke_access(self, include_static: bool = False) -> int:
-        """Revoking access also kills the refresh token, as on LinkedIn (§5.6)."""
+        """Revoking access also kills the refresh token, as on LinkedIn (docs/linkedin-contract.md §5.6)."""
         count = 0
         for entry in self.tokens.values():
             if entry.kind != "static" or include_static:
@@ -136,7 +136,7 @@ def token_endpoint(
     refresh_ttl: int,
     error_style: str,
 ) -> tuple[int, dict]:
-    """Answer one ``POST /oauth/v2/accessToken`` as LinkedIn does (§5)."""
+    """Answer one ``POST /oauth/v2/accessToken`` as LinkedIn does (docs/linkedin-contract.md §5)."""
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return _oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
     form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
@@ -173,7 +173,8 @@ def token_endpoint(
 
 
 def introspect_endpoint(store: TokenStore, *, content_type: str, body: bytes) -> tuple[int, dict]:
-    """``POST /oauth/v2/introspectToken`` (§5.10): a token-health check without spending API quota."""
+    """``POST /oauth/v2/introspectToken`` (docs/linkedin-contract.md §5.10): a token-health check
+    without spending API quota."""
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return _oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
     form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}

@@ -9,7 +9,8 @@ Faults only touch ``/rest`` and the OAuth endpoints, never ``/_sandbox``. ``expi
 token the request presents, the static Direct API token included (it then stays expired until a reset).
 A client that gives up during a ``slow`` fault is counted under status 499 and its request is not processed.
 ``unpropagated_token`` answers 401 REVOKED_ACCESS_TOKEN (65601) without revoking anything, as LinkedIn does
-for a token minted moments ago that has not reached every server yet (contract §7.11, THIRD-PARTY).
+for a token minted moments ago that has not reached every server yet (docs/linkedin-contract.md §7.11,
+THIRD-PARTY).
 """
 
 from __future__ import annotations

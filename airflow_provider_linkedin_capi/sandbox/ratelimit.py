@@ -1,7 +1,7 @@
 """Per-access-token throttling: a sliding 60-second window plus a counter per UTC day.
 
 LinkedIn's CAPI limits are quoted as 600 requests/minute and 500,000/day per member token (THIRD-PARTY,
-§6.2); both numbers are settings. The 429 carries no Retry-After, as on LinkedIn.
+docs/linkedin-contract.md §6.2); both numbers are settings. The 429 carries no Retry-After, as on LinkedIn.
 """
 
 from __future__ import annotations

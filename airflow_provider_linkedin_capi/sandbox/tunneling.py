@@ -1,6 +1,6 @@
 """Rest.li query tunneling: ``POST`` + ``X-HTTP-Method-Override`` carrying an over-long query in the body.
 
-LinkedIn documents it as the way around the 4 KB query limit (contract §1.15), which long
+LinkedIn documents it as the way around the 4 KB query limit (docs/linkedin-contract.md §1.15), which long
 ``ids=List(...)`` batches hit. GET/DELETE tunnel the query as a form-encoded body; PUT/POST tunnel it as
 the first part of a ``multipart/mixed`` body whose second part is the JSON entity. The middleware rewrites
 the request back to what it stands for before anything else sees it.

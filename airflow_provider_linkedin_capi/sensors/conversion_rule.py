@@ -17,10 +17,10 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 
+from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID, LINKEDIN_BLUE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.operators.templated_values import optional_account_id
-from airflow_provider_linkedin_capi.rule_status import (
+from airflow_provider_linkedin_capi.rules.status import (
     WAIT_FOR_CHOICES,
     WAIT_FOR_EVENTS,
     WAIT_FOR_READY,
@@ -34,11 +34,10 @@ from airflow_provider_linkedin_capi.triggers.conversion_rule import (
     LinkedInCapiConversionRuleTrigger,
 )
 from airflow_provider_linkedin_capi.urns import conversion_rule_id
+from airflow_provider_linkedin_capi.utils.templated_values import optional_account_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-DEFAULT_CONN_ID = "linkedin_capi_default"
 
 
 class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
@@ -86,7 +85,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         "ad_account_id",
         "linkedin_capi_conn_id",
     )
-    ui_color = "#0a66c2"
+    ui_color = LINKEDIN_BLUE
 
     def __init__(
         self,

@@ -115,7 +115,8 @@ class RowPipeline:
 class RuleBatches:
     """One open batch per conversion rule, for ``batch_per_rule=True``: no batch mixes rules.
 
-    Whether LinkedIn takes one batch naming several rules is UNKNOWN (contract), so users can keep them
+    Whether LinkedIn takes one batch naming several rules is UNKNOWN
+    (docs/linkedin-contract.md §2.1.19), so users can keep them
     apart; the rows of each batch are then not consecutive, and the row numbers travel with the events.
     """
 

@@ -18,10 +18,10 @@ import requests
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.sdk import BaseOperator
 
+from airflow_provider_linkedin_capi.constants import LINKEDIN_BLUE, MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.duplicates import ON_DUPLICATE_CHOICES, DuplicateFilter
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
@@ -45,13 +45,12 @@ from airflow_provider_linkedin_capi.transfers.rule_gate import (
     max_distinct_rules_limit,
 )
 from airflow_provider_linkedin_capi.transfers.spool import EventSpool
+from airflow_provider_linkedin_capi.utils.templated_values import is_templated
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
-
-MAX_BATCH_SIZE = 5000
 
 
 class PushKilledError(AirflowException):
@@ -160,7 +159,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "hook_params": "json",
         "column_map": "json",
     }
-    ui_color = "#0a66c2"
+    ui_color = LINKEDIN_BLUE
 
     def __init__(
         self,

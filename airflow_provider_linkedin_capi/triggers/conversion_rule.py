@@ -2,7 +2,7 @@
 
 The trigger may be stopped and rebuilt from its serialised kwargs at any time, on any triggerer, so it keeps
 no state beyond them (all primitives) and re-reads the rule on every poll. It judges the rule with the same
-pure :func:`~airflow_provider_linkedin_capi.rule_status.evaluate_rule` as the sensor's ``poke``.
+pure :func:`~airflow_provider_linkedin_capi.rules.status.evaluate_rule` as the sensor's ``poke``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
-from airflow_provider_linkedin_capi.rule_status import WAIT_FOR_READY, evaluate_rule
+from airflow_provider_linkedin_capi.rules.status import WAIT_FOR_READY, evaluate_rule
 
 #: Shortest wait between two reads of a rule in the triggerer (the sensor refuses a shorter poke_interval).
 MIN_POLL_INTERVAL_SECONDS = 5.0
@@ -57,7 +58,7 @@ class LinkedInCapiConversionRuleTrigger(BaseTrigger):
         min_campaigns: int = 1,
         events_since_ms: int | None = None,
         poll_interval: float = 60.0,
-        linkedin_capi_conn_id: str = "linkedin_capi_default",
+        linkedin_capi_conn_id: str = DEFAULT_CONN_ID,
     ) -> None:
         super().__init__()
         self.conversion_rule_id = str(conversion_rule_id)

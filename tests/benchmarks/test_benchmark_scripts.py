@@ -1,6 +1,7 @@
 """The benchmark scripts still run end to end, so the figures in the README can always be reproduced.
 
-Speed is never asserted here (DESIGN: measured by the scripts, not by timed tests); what is asserted is
+Speed is never asserted here (it is measured by the scripts, as the README's "Performance" says, never
+by timed tests); what is asserted is
 that every push the benchmark compares, ours, the pandas + requests baseline and the minimal loop,
 delivers exactly the valid rows to the sandbox, and that the report and its plot are written.
 """

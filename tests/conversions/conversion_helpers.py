@@ -1,7 +1,7 @@
 """Shared helpers for the pure-layer tests: a fixed clock, one-row builds, and the event contract checker.
 
-The checker encodes LinkedIn's event element contract (contract §2.1) independently of the code under
-test, so property tests can assert "every event the builder emits is one LinkedIn would accept".
+The checker encodes LinkedIn's event element contract (docs/linkedin-contract.md §2.1) independently of the
+code under test, so property tests can assert "every event the builder emits is one LinkedIn would accept".
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def rejection_of(result: dict[str, Any] | Rejection, code: str) -> Rejection:
 
 
 def assert_valid_event(event: Any, builder: EventBuilder | None = None) -> None:
-    """Fail unless ``event`` is an element LinkedIn's ``/conversionEvents`` accepts (contract §2.1)."""
+    """Fail unless ``event`` is an element ``/conversionEvents`` accepts (docs/linkedin-contract.md §2.1)."""
     assert isinstance(event, dict)
     assert set(event) <= {"conversion", "conversionHappenedAt", "conversionValue", "eventId", "user"}
     assert isinstance(event["conversion"], str)

@@ -5,7 +5,7 @@ Everything runs over real HTTP against the sandbox, whose fault injection answer
 "Exactly once" is judged the way LinkedIn would: by ``eventId``. A batch whose connection dropped after the
 sandbox stored it is sent again, so the sandbox may hold two copies; they must be the same event, with the
 same eventId. That is what the issue asks for. Whether LinkedIn deduplicates two CAPI copies by eventId is
-UNKNOWN (contract §2.4.2; only Insight Tag and CAPI dedup is documented): the README says so.
+UNKNOWN (docs/linkedin-contract.md §2.4.2; only Insight Tag and CAPI dedup is documented): the README says so.
 """
 
 from __future__ import annotations

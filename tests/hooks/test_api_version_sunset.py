@@ -16,7 +16,8 @@ from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
 
 @pytest.mark.parametrize(
     ("version", "published"),
-    # LinkedIn's migrations table (contract §1.8): the expected date is within a few days of each.
+    # LinkedIn's migrations table (docs/linkedin-contract.md §1.8): the expected date is within a
+    # few days of each.
     [("202510", date(2026, 10, 15)), ("202511", date(2026, 11, 16)), ("202508", date(2026, 8, 17))],
 )
 def test_expected_sunset_is_close_to_the_published_dates(version, published):

@@ -1,4 +1,5 @@
-"""LinkedIn names the culprits of a rejected batch in prose; these are the shapes seen (contract §2.3)."""
+"""LinkedIn names the culprits of a rejected batch in prose; these are the shapes seen
+(docs/linkedin-contract.md §2.3)."""
 
 from __future__ import annotations
 

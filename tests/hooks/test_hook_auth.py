@@ -93,7 +93,8 @@ def test_revoked_fresh_token_is_retried_once_then_refreshed_then_fails(hook, san
     sandbox.admin.revoke_tokens()  # as on LinkedIn, this kills the refresh token too
     with pytest.raises(LinkedInCapiAuthError, match="re-authorise"):
         hook.get_conversion_rule(rule["id"])
-    # A just-minted token answered 401/65601 may not have propagated (contract 7.11): one short wait and
+    # A just-minted token answered 401/65601 may not have propagated
+    # (docs/linkedin-contract.md §7.11): one short wait and
     # retry, then one refresh, which LinkedIn refuses because the refresh token died with the access token.
     stats = sandbox.admin.stats()
     assert stats["requests_by_status"]["401"] == 2
@@ -101,7 +102,8 @@ def test_revoked_fresh_token_is_retried_once_then_refreshed_then_fails(hook, san
 
 
 def test_a_fresh_token_that_has_not_propagated_is_retried_after_a_short_wait(hook, sandbox, rule):
-    # LinkedIn answers 401/65601 for a token minted moments ago (contract 7.11): the hook waits once and
+    # LinkedIn answers 401/65601 for a token minted moments ago
+    # (docs/linkedin-contract.md §7.11): the hook waits once and
     # retries the same token instead of refreshing or failing.
     sandbox.admin.set_faults([{"kind": "unpropagated_token", "every": 1, "limit": 1, "path": "/rest"}])
     assert hook.get_conversion_rule(rule["id"])["id"] == rule["id"]

@@ -56,7 +56,8 @@ def test_deliver_drops_named_elements_and_resends_the_rest(hook, sandbox, rule, 
 
 
 def test_elements_answered_with_a_retryable_status_are_resent(hook, sandbox, rule, make_events):
-    # Whether LinkedIn answers a 200 with per-element 429/5xx is UNKNOWN (contract 2.2.2); if it does, those
+    # Whether LinkedIn answers a 200 with per-element 429/5xx is UNKNOWN
+    # (docs/linkedin-contract.md §2.2.2); if it does, those
     # elements were not taken, and dropping them as rejected would lose them.
     events = make_events(rule["id"], 30)
     flaky = {2, 29}
@@ -144,7 +145,8 @@ def test_drop_after_processing_is_retried_and_visible_as_duplicate_event_ids(
     hook, sandbox, rule, make_events
 ):
     # LinkedIn may have taken a batch whose answer was lost; the resend carries the same eventIds, which is
-    # what lets the push operator and LinkedIn recognise it (CAPI-to-CAPI dedup is UNKNOWN, contract 2.4.2).
+    # what lets the push operator and LinkedIn recognise it (CAPI-to-CAPI dedup is UNKNOWN,
+    # docs/linkedin-contract.md §2.4.2).
     sandbox.admin.set_faults([{"kind": "drop", "every": 1, "limit": 1, "when": "after", "path": "/rest"}])
     events = make_events(rule["id"], 5)
     assert hook.send_conversion_events(events).accepted == 5

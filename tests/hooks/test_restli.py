@@ -1,4 +1,5 @@
-"""Rest.li strings are compared with the contract's literal examples (§4.2, §4.5, §4.8)."""
+"""Rest.li strings are compared with the literal examples of docs/linkedin-contract.md (§4.2, §4.5,
+§4.8)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_linkedin_capi.operators.campaign_ids import parse_campaign_ids
-from airflow_provider_linkedin_capi.operators.conversion_rule_spec import (
+from airflow_provider_linkedin_capi.rules.spec import (
     ConversionRuleSpec,
     ConversionRuleSpecError,
     check_if_exists,
 )
-from airflow_provider_linkedin_capi.operators.templated_values import optional_account_id
+from airflow_provider_linkedin_capi.utils.campaign_ids import parse_campaign_ids
+from airflow_provider_linkedin_capi.utils.templated_values import optional_account_id
 
 
 def test_templated_strings_are_coerced():

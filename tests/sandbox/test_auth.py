@@ -1,4 +1,4 @@
-"""OAuth token endpoint and the gateway checks, in LinkedIn's order (contract §5, §8)."""
+"""OAuth token endpoint and the gateway checks, in LinkedIn's order (docs/linkedin-contract.md §5, §8)."""
 
 from __future__ import annotations
 

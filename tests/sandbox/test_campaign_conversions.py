@@ -1,4 +1,5 @@
-"""/rest/campaignConversions: Rest.li compound keys, batch PUT, GET, DELETE and the finder (§4, §8)."""
+"""/rest/campaignConversions: Rest.li compound keys, batch PUT, GET, DELETE and the finder
+(docs/linkedin-contract.md §4, §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""POST /rest/conversionEvents: single CREATE, BATCH_CREATE and the all-or-nothing validation (§2, §8)."""
+"""POST /rest/conversionEvents: single CREATE, BATCH_CREATE and the all-or-nothing validation
+(docs/linkedin-contract.md §2, §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""/rest/conversions: create, get, finder paging, PARTIAL_UPDATE and rule validation (§3, §8)."""
+"""/rest/conversions: create, get, finder paging, PARTIAL_UPDATE and rule validation
+(docs/linkedin-contract.md §3, §8)."""
 
 from __future__ import annotations
 

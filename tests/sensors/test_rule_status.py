@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from airflow_provider_linkedin_capi.rule_status import (
+from airflow_provider_linkedin_capi.rules.status import (
     evaluate_rule,
     linked_campaign_urns,
     rule_status_fields,

@@ -98,7 +98,8 @@ def test_cancellation_is_not_turned_into_an_event(sandbox):
 
 def test_a_fresh_token_that_has_not_propagated_does_not_fail_the_wait(sandbox, monkeypatch):
     # The trigger always starts with a freshly minted token, the one LinkedIn may refuse as revoked until
-    # it has propagated (contract 7.11). Two such 401s used to end the wait with a permanent failure.
+    # it has propagated
+    # (docs/linkedin-contract.md §7.11). Two such 401s used to end the wait with a permanent failure.
     monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", sandbox.connection_json(propagation_wait=0.01))
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD", campaigns=["urn:li:sponsoredCampaign:1"])
     sandbox.admin.set_faults(
