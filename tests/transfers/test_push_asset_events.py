@@ -60,7 +60,8 @@ def test_a_rule_asset_outlet_carries_the_runs_counts(linkedin, sqlite_crm, rule_
     # Counts and times only: no row value, path or identifier.
     text = repr(extra).lower()
     assert not any(value in text for value in raw_pii(crm_rows))
-    assert "rejects" not in text and "@" not in text
+    assert "rejects" not in text
+    assert "@" not in text
 
 
 def test_an_alias_resolves_to_one_asset_per_rule_that_received_events(linkedin, sqlite_crm, rule_ids):
