@@ -7,7 +7,8 @@ at the top. Nothing here calls LinkedIn: the output is named from the LinkedIn c
 
 - **Inputs** come from the SQL text through common-sql's helper (``get_openlineage_facets_with_sql``), the
   same as common-sql's and Google's SQL operators, without its information-schema lookup. Hooks that give
-  no OpenLineage database info (SQLite) are parsed with a namespace built from their connection.
+  no OpenLineage database info (SQLite) are parsed with a namespace built from their connection
+  (``sqlite://<file>``, tables as ``main.<table>``).
 - **Outputs** are named like the ``linkedin-capi://`` asset converter names them: namespace
   ``linkedin-capi://<API host>``, name ``<ad account id>/conversion/<rule id>``. Each carries the
   ``linkedinCapi`` facet (API version, dry run) and, after the push, ``outputStatistics`` with
@@ -107,13 +108,23 @@ def _from_connection(hook: Any, sql: str, conn_id: str) -> OperatorLineage:
         dialect = hook.get_openlineage_database_dialect(connection)
     except AttributeError:
         dialect = "generic"
-    parser = SQLParser(dialect=dialect, default_schema=None)
+    parser = SQLParser(dialect=dialect, default_schema=_default_schema(hook, connection.conn_type))
     return parser.generate_openlineage_metadata_from_sql(
         sql=sql,
         hook=hook,
         database_info=DatabaseInfo(scheme=connection.conn_type or "sql", authority=authority),
         use_connection=False,
     )
+
+
+def _default_schema(hook: Any, conn_type: str | None) -> str | None:
+    """The schema of unqualified table names: SQLite calls its database ``main``; else the hook says."""
+    if conn_type == "sqlite":
+        return "main"
+    try:
+        return hook.get_openlineage_default_schema()
+    except AttributeError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------ outputs
