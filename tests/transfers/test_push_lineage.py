@@ -69,7 +69,8 @@ def test_on_complete_gives_one_dataset_per_rule_with_the_events_linkedin_took(li
     outputs = _outputs(lineage)
     assert set(outputs) == {f"{AD_ACCOUNT_ID}/conversion/{rule}" for rule in sent}
     for rule, count in sent.items():
-        assert outputs[f"{AD_ACCOUNT_ID}/conversion/{rule}"].outputFacets["outputStatistics"].rowCount == count
+        statistics = outputs[f"{AD_ACCOUNT_ID}/conversion/{rule}"].outputFacets["outputStatistics"]
+        assert statistics.rowCount == count
     assert sum(sent.values()) == summary["events_sent"]
     assert [dataset.name for dataset in lineage.inputs] == ["main.crm_conversions"]
 
