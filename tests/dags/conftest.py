@@ -90,6 +90,17 @@ class MetadataDb:
             value = json.loads(value)
         return value
 
+    def asset_events(self, dag_id: str, run_id: str) -> dict[str, dict]:
+        """``{asset uri: extra}`` of the asset events a DAG run's tasks recorded."""
+        rows = self._query(
+            "SELECT asset.uri, asset_event.extra FROM asset_event "
+            "JOIN asset ON asset.id = asset_event.asset_id "
+            "WHERE asset_event.source_dag_id = ? AND asset_event.source_run_id = ?",
+            dag_id,
+            run_id,
+        )
+        return {uri: json.loads(extra) if isinstance(extra, str) else extra for uri, extra in rows}
+
     def mapped_xcoms(self, dag_id: str, run_id: str, task_id: str) -> list:
         rows = self._query(
             "SELECT map_index FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? "
