@@ -30,7 +30,7 @@ from airflow.providers.common.compat.openlineage.facet import (
 from airflow.providers.openlineage.extractors import OperatorLineage
 from openlineage.client.facet_v2 import DatasetFacet
 
-from airflow_provider_linkedin_capi import __version__, urns
+from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.assets.linkedin_capi import openlineage_name, openlineage_namespace
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 
 FACET_NAME = "linkedinCapi"
 _SCHEMA_URL = (
-    "https://github.com/airflow-provider-linkedin-capi/airflow-provider-linkedin-capi/blob/"
-    f"v{__version__}/docs/openlineage/LinkedInCapiDatasetFacet.json"
+    "https://github.com/airflow-provider-linkedin-capi/airflow-provider-linkedin-capi/blob/main/"
+    "docs/openlineage/LinkedInCapiDatasetFacet.json"
 )
 
 
