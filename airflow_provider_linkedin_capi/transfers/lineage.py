@@ -152,7 +152,7 @@ def _rule_datasets(operator: SqlToLinkedInCapiOperator, record: PushRecord | Non
         with contextlib.suppress(ValueError):
             rules = {urns.conversion_rule_urn(operator.conversion_rule_id): None, **rules}
     namespace = openlineage_namespace(base_url)
-    facet = LinkedInCapiDatasetFacet(apiVersion=api_version, dryRun=dry_run)
+    facet = LinkedInCapiDatasetFacet(apiVersion=api_version or "", dryRun=dry_run)
     return [
         OutputDataset(
             namespace=namespace,

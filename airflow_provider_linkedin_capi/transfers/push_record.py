@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
     from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 
 #: Summary keys that go into an asset event's ``extra``: counts and times, never a path or a row value.
@@ -30,8 +30,8 @@ ASSET_EXTRA_KEYS = (
 
 @dataclass
 class PushRecord:
-    base_url: str
-    api_version: str
+    base_url: str | None
+    api_version: str | None
     account: str | None
     dry_run: bool
     delivery: EventDelivery
@@ -39,14 +39,17 @@ class PushRecord:
     summary: dict[str, Any] | None = None
 
     @classmethod
-    def start(cls, config: LinkedInCapiConnectionConfig, delivery: EventDelivery, *, dry_run: bool):
-        return cls(
-            base_url=config.base_url,
-            api_version=config.api_version,
-            account=config.ad_account_id,
-            dry_run=bool(dry_run),
-            delivery=delivery,
-        )
+    def start(cls, hook: LinkedInCapiHook, delivery: EventDelivery, *, dry_run: bool) -> PushRecord:
+        """The record of a push through ``hook``, whose connection is read as stored (no call to LinkedIn).
+
+        A connection that cannot be read is the push's to report, when it needs it (a dry run whose rows
+        name no rule never does); the record then names no API host or account.
+        """
+        try:
+            config = hook.config
+        except Exception:
+            return cls(None, None, None, dry_run=bool(dry_run), delivery=delivery)
+        return cls(config.base_url, config.api_version, config.ad_account_id, bool(dry_run), delivery)
 
     def sent_per_rule(self) -> dict[str, int]:
         """Events sent (or, in a dry run, that would have been) per conversion rule URN, so far."""

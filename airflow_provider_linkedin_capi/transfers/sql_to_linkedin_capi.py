@@ -227,7 +227,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
-                self._push_record = PushRecord.start(capi_hook.config, delivery, dry_run=self.dry_run)
+                self._push_record = PushRecord.start(capi_hook, delivery, dry_run=self.dry_run)
                 pipeline = self._push(source, settings, rules, rejections, delivery, progress)
         finally:
             capi_hook.close()
