@@ -92,8 +92,7 @@ def test_on_failure_counts_only_what_was_delivered_before_linkedin_failed(
     delivered = _sent_per_rule(linkedin)
     assert sum(delivered.values()) == 10
     counts = {
-        name: dataset.outputFacets["outputStatistics"].rowCount
-        for name, dataset in _outputs(lineage).items()
+        name: dataset.outputFacets["outputStatistics"].rowCount for name, dataset in _outputs(lineage).items()
     }
     main = f"{AD_ACCOUNT_ID}/conversion/{rule_ids['main']}"
     assert main in counts  # the operator's rule is an output even when nothing went to it
