@@ -115,3 +115,14 @@ class MetadataDb:
 @pytest.fixture
 def metadata_db(airflow_db) -> MetadataDb:
     return MetadataDb(Path(airflow_db) / "airflow.db")
+
+
+@pytest.fixture
+def rest_api(airflow_db, monkeypatch):
+    """Airflow's own REST API app, in process, on the same metadata DB, every caller an admin."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    with TestClient(create_app()) as client:
+        yield client

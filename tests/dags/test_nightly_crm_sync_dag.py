@@ -29,7 +29,7 @@ def nightly(load_dag):
 
 
 def test_nightly_sync_sends_every_valid_row_of_the_interval_once(
-    sandbox, crm_factory, nightly, load_dag, metadata_db, today, tmp_path
+    sandbox, crm_factory, nightly, load_dag, metadata_db, rest_api, today, tmp_path
 ):
     yesterday = today - timedelta(days=1)
     crm = crm_factory({yesterday - timedelta(days=1): 150, yesterday: 600, today: 50})
@@ -93,6 +93,15 @@ def test_nightly_sync_sends_every_valid_row_of_the_interval_once(
         summary["last_event_at"],
     )
     assert not any(email.strip().lower() in json.dumps(extra).lower() for email in emails)
+
+    # ... and Airflow's REST API serves that event, extra included.
+    answer = rest_api.get(
+        "/api/v2/assets/events", params={"source_dag_id": DAG_ID, "source_run_id": dag_run.run_id}
+    )
+    assert answer.status_code == 200, answer.text
+    (served,) = answer.json()["asset_events"]
+    assert served["uri"] == f"linkedin-capi://{AD_ACCOUNT_ID}/conversion/{rule_id}"
+    assert served["extra"] == extra
 
     # The downstream DAG, scheduled on that alias, reads the event's counts.
     (line,) = load_dag(AFTER_SYNC).test().get_task_instance("report_delivery").xcom_pull()
