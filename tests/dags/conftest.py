@@ -119,10 +119,13 @@ def metadata_db(airflow_db) -> MetadataDb:
 
 @pytest.fixture
 def rest_api(airflow_db, monkeypatch):
-    """Airflow's own REST API app, in process, on the same metadata DB, every caller an admin."""
-    from airflow.api_fastapi.app import create_app
+    """Airflow's own REST API app, in process, on the same metadata DB, called with an admin's token."""
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi.testclient import TestClient
 
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
     with TestClient(create_app()) as client:
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+        client.headers["Authorization"] = f"Bearer {token}"
         yield client
