@@ -80,7 +80,8 @@ def _sql_lineage(operator: SqlToLinkedInCapiOperator) -> OperatorLineage:
             hook, sql, operator.sql_conn_id
         )
     except Exception as error:  # lineage must never fail the task, nor hide the outputs
-        log.warning("OpenLineage: the query's input tables could not be named (%s)", error)
+        # Only the type: a parser or driver message can quote the SQL, which may hold e-mail addresses.
+        log.warning("OpenLineage: the query's input tables could not be named (%s)", type(error).__name__)
         lineage = None
     return lineage or OperatorLineage(job_facets={"sql": SQLJobFacet(query=sql)})
 
