@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -125,6 +126,7 @@ def rest_api(airflow_db, monkeypatch):
     from fastapi.testclient import TestClient
 
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(32))
     with TestClient(create_app()) as client:
         token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
         client.headers["Authorization"] = f"Bearer {token}"
