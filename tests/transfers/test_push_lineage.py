@@ -121,3 +121,21 @@ def test_postgres_inputs_are_named_as_common_sql_names_them(linkedin, pg_crm, ru
     (source,) = lineage.inputs
     assert source.namespace == "postgres://127.0.0.1:5432"
     assert source.name == f"test.public.{pg_crm}"
+
+
+def test_lineage_that_cannot_name_the_inputs_quotes_no_sql_and_keeps_the_outputs(
+    linkedin, sqlite_crm, rule_ids, monkeypatch, caplog
+):
+    from airflow_provider_linkedin_capi.transfers import row_source
+
+    def refuse(*_args, **_kwargs):
+        raise ValueError("syntax error near 'alice@example.com'")
+
+    monkeypatch.setattr(row_source, "get_db_hook", refuse)
+
+    lineage = make_operator(rule_ids).get_openlineage_facets_on_start()
+
+    assert lineage.inputs == []
+    assert [dataset.name for dataset in lineage.outputs] == [f"{AD_ACCOUNT_ID}/conversion/{rule_ids['main']}"]
+    assert "could not be named (ValueError)" in caplog.text
+    assert "alice@example.com" not in caplog.text
