@@ -46,6 +46,14 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.triggers.conversion_rule"]}
         ],
+        "asset-uris": [
+            {
+                "schemes": ["linkedin-capi"],
+                "handler": f"{_PACKAGE}.assets.linkedin_capi.sanitize_uri",
+                "factory": f"{_PACKAGE}.assets.linkedin_capi.create_asset",
+                "to_openlineage_converter": f"{_PACKAGE}.assets.linkedin_capi.convert_asset_to_openlineage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "linkedin_capi",

@@ -4,8 +4,18 @@
 Every night, send the conversions your CRM recorded during the previous day to LinkedIn, and explain every
 row that could not be sent.
 
-0. **require_data_interval** — stop at once if the run has no data interval (triggered without a
-   logical date): the SQL below selects on it.
+#### When it runs
+At midnight UTC for the day that just ended, **or** as soon as the upstream CRM load updates the asset
+`crm_conversions_export` (`AssetOrTimeSchedule`): a CRM that finishes its export early need not wait, and
+the schedule still runs if it never says so. Both kinds of run sync one UTC day, and the delivery ledger
+(one per day under `params.ledger_dir`) makes the second run of a day send only the rows the first did not
+deliver (rows recorded late), never a row twice. Its push updates the asset alias
+`linkedin_capi_crm_conversions` (one `linkedin-capi://<ad account>/conversion/<rule>` asset per rule, with
+the run's counts in the event's `extra`), which `linkedin_capi_after_sync` is scheduled on.
+
+0. **sync_window** — the UTC day to sync: the run's data interval (scheduled runs, and manual runs given a
+   logical date), else the day before the run was queued (runs started by the CRM asset, or triggered
+   without a logical date).
 1. **create_conversion_rule** — create the Conversions API rule named by `params.conversion_rule_name`, or
    reuse it if it already exists (never a duplicate).
 2. **associate_campaigns** — link the rule to `params.campaign_ids`. LinkedIn credits a conversion only
@@ -19,9 +29,9 @@ campaign until you link the rule (pass `campaign_ids`, run `linkedin_capi_rule_s
 Campaign Manager). The DAG does not use LinkedIn's `autoAssociationType=ALL_CAMPAIGNS` instead: it links
 every campaign of the ad account, once, when the rule is created (never campaigns made later, nor when
 the rule already exists), which is a reporting choice to make on purpose, not by default.
-4. **push_conversions** — run the SQL below on `params.sql_conn_id` for this run's data interval and stream
-   the rows to LinkedIn in batches of up to 5,000; invalid rows go to a JSON-lines rejects file under
-   `params.rejects_dir/<dag_id>/<run_id>/`.
+4. **push_conversions** — run the SQL below on `params.sql_conn_id` for that day and stream the rows to
+   LinkedIn in batches of up to 5,000; invalid rows go to a JSON-lines rejects file under
+   `params.rejects_dir/<dag_id>/<run_id>/`; what LinkedIn accepted is recorded in the day's ledger.
 5. **check_rejections** — fail loudly when more than `params.max_rejected_fraction` of the rows were
    rejected.
 
@@ -39,12 +49,13 @@ LinkedIn tasks run in the pool `linkedin_capi`; create it once, sized to what on
 schedule tasks whose pool does not exist (the DAG shows a "non-existent pool" warning); `dag.test()` and
 `airflow dags test` ignore pools.
 
-#### The SQL and the data interval
+#### The SQL and the day
 The source table has a `recorded_at` column holding UTC ISO-8601 text (`2026-11-21T13:45:12+00:00`) or a
-`timestamp with time zone`. The query compares it with `{{ data_interval_start | ts }}`, which renders in
-the same ISO-8601 form: PostgreSQL reads the literal as a timestamp, and SQLite compares the text, which
-sorts in time order as long as every value is UTC in that one form. Adapt the `SELECT` aliases to your
-columns (or pass `column_map`); the provider reads the column names case-insensitively.
+`timestamp with time zone`. The query compares it with the window's bounds, which render in the same
+ISO-8601 form as `{{ data_interval_start | ts }}`: PostgreSQL reads the literal as a timestamp, and SQLite
+compares the text, which sorts in time order as long as every value is UTC in that one form. Adapt the
+`SELECT` aliases to your columns (or pass `column_map`); the provider reads the column names
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -52,11 +63,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, AssetAlias, Param, task
 
 try:
-    from airflow.sdk import CronDataIntervalTimetable
-except ImportError:  # pragma: no cover - task SDKs that do not export the timetables yet
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
+except ImportError:  # pragma: no cover - Airflow 3.1: the task SDK does not export the timetables yet
+    from airflow.timetables.assets import AssetOrTimeSchedule
     from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_linkedin_capi.operators.conversion_rules import (
@@ -69,6 +81,12 @@ from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToL
 DAG_ID = "linkedin_capi_nightly_crm_sync"
 LINKEDIN_POOL = "linkedin_capi"
 RULE_ID = "{{ ti.xcom_pull(task_ids='create_conversion_rule')['rule_id'] }}"
+#: Updated by the CRM load (replace it with the asset your own CRM DAG produces).
+CRM_EXPORT = Asset("crm_conversions_export")
+#: Resolved by the push to one linkedin-capi:// asset per conversion rule it sent to; the rule is created by
+#: name at run time, so a DAG cannot name its asset up front. linkedin_capi_after_sync is scheduled on it.
+LINKEDIN_CONVERSIONS = AssetAlias("linkedin_capi_crm_conversions")
+WINDOW = "ti.xcom_pull(task_ids='sync_window')"
 
 # [START howto_linkedin_capi_nightly_sql]
 CONVERSIONS_SQL = """
@@ -85,14 +103,18 @@ SELECT
     deal_currency AS currencyCode,
     deal_value    AS amount
 FROM {{ params.source_table }}
-WHERE recorded_at >= '{{ data_interval_start | ts }}'
-  AND recorded_at <  '{{ data_interval_end | ts }}'
+WHERE recorded_at >= '{{ ti.xcom_pull(task_ids='sync_window')['start'] }}'
+  AND recorded_at <  '{{ ti.xcom_pull(task_ids='sync_window')['end'] }}'
 """
 # [END howto_linkedin_capi_nightly_sql]
 
 REJECTS_PATH = (
     "{{ params.rejects_dir }}/{{ dag.dag_id }}/{{ run_id | replace(':', '-') | replace('+', '_') }}"
     "/rejects.jsonl"
+)
+# One ledger per synced day, so a second run of the same day leaves out what the first delivered.
+LEDGER_PATH = (
+    "{{ (params.ledger_dir ~ '/' ~ dag.dag_id ~ '/' ~ " + WINDOW + "['day']) if params.ledger_dir else '' }}"
 )
 
 
@@ -109,9 +131,11 @@ with DAG(
     dag_id=DAG_ID,
     description="Send yesterday's CRM conversions to the LinkedIn Conversions API",
     doc_md=__doc__,
-    # A data-interval timetable, not the bare "@daily" string: since Airflow 3 a cron string gives a
-    # zero-length interval (CronTriggerTimetable), and the SQL selects on the interval.
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    # Midnight UTC or the CRM's asset event, whichever comes first. A data-interval timetable, not the bare
+    # "@daily" string: since Airflow 3 a cron string gives a zero-length interval (CronTriggerTimetable).
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("@daily", timezone="UTC"), assets=[CRM_EXPORT]
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -135,6 +159,12 @@ with DAG(
         "sql_conn_id": Param("crm_db", type="string"),
         "source_table": Param("crm_conversions", type="string", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$"),
         "rejects_dir": Param("/tmp/linkedin_capi/rejects", type="string"),
+        "ledger_dir": Param(
+            "/tmp/linkedin_capi/ledger",
+            type="string",
+            description="Delivery ledgers, one per day (an ObjectStoragePath URI in production). Empty: "
+            "no ledger, and a second run of a day resends its rows with the same eventIds.",
+        ),
         "max_rejected_fraction": Param(0.2, type="number", minimum=0, maximum=1),
     },
 ) as dag:
@@ -186,7 +216,9 @@ with DAG(
         conversion_rule_id=RULE_ID,
         key_columns=["crm_id"],
         rejects_path=REJECTS_PATH,
+        ledger_path=LEDGER_PATH,
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
+        outlets=[LINKEDIN_CONVERSIONS],
         pool=LINKEDIN_POOL,
     )
     # [END howto_linkedin_capi_push]
@@ -220,22 +252,22 @@ with DAG(
         return {"rows_read": rows, "rejected_fraction": round(fraction, 6)}
 
     @task(retries=0)
-    def require_data_interval(data_interval_start=None, data_interval_end=None) -> None:
-        """Stop a run that has no data interval before it touches LinkedIn: the SQL selects on it.
+    def sync_window(data_interval_start=None, data_interval_end=None, dag_run=None) -> dict[str, str]:
+        """The UTC day this run syncs, as ISO-8601 bounds the SQL compares ``recorded_at`` with.
 
-        Airflow 3 creates such runs when triggered without a logical date (``airflow dags trigger``
-        without ``-l``, or the REST API with ``"logical_date": null``).
+        A run with a data interval syncs it (midnight runs: the day that just ended). A run without one,
+        started by the CRM's asset event or triggered without a logical date, syncs the UTC day before it
+        was queued (its ``run_after``): the same day the midnight run covers, so the day's ledger keeps
+        the two from sending a row twice.
         """
-        from airflow.providers.common.compat.sdk import AirflowFailException
+        if data_interval_start is not None and data_interval_end is not None:
+            start, end = pendulum.instance(data_interval_start), pendulum.instance(data_interval_end)
+        else:
+            end = pendulum.instance(dag_run.run_after).in_timezone("UTC").start_of("day")
+            start = end.subtract(days=1)
+        return {"start": start.isoformat(), "end": end.isoformat(), "day": start.to_date_string()}
 
-        if data_interval_start is None or data_interval_end is None:
-            raise AirflowFailException(
-                "This run has no data interval, so there is no day to sync. Trigger it with a logical "
-                "date (`airflow dags trigger -l 2026-11-21T00:00:00+00:00 ...`, or the UI's form), or push "
-                "a window of days with the linkedin_capi_backfill DAG."
-            )
-
-    require_data_interval() >> create_rule >> associate >> wait_ready >> push
+    sync_window() >> create_rule >> associate >> wait_ready >> push
     check_rejections(push.output)
 
 

@@ -31,6 +31,7 @@ DEMO_DIR = REPO_ROOT / ".demo"
 AIRFLOW_HOME = DEMO_DIR / "airflow"
 CRM_DB = DEMO_DIR / "crm.db"
 REJECTS_DIR = DEMO_DIR / "rejects"
+LEDGER_DIR = DEMO_DIR / "ledger"  # wiped with .demo/, so every demo sends its rows afresh
 AIRFLOW_LOG = DEMO_DIR / "airflow-dags-test.log"
 DAG_ID = "linkedin_capi_nightly_crm_sync"
 PUSH_TASK = "push_conversions"
@@ -74,6 +75,7 @@ def main() -> int:
         conf = {
             "campaign_ids": DEMO_CAMPAIGNS,
             "rejects_dir": str(REJECTS_DIR),
+            "ledger_dir": str(LEDGER_DIR),
             "conversion_rule_name": RULE_NAME,
         }
         _step(f"Running: airflow dags test {DAG_ID} {logical_date}  (log: .demo/{AIRFLOW_LOG.name})")

@@ -8,7 +8,9 @@ rows with LinkedIn's own message, so the rejects file explains them like any loc
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 # "Index: 3, ERROR :: /conversionValue/amount :: field is required ..." -> "/conversionValue/amount"
 _ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
+_RULE_OF = itemgetter("conversion")
 
 
 class EventDelivery:
@@ -48,6 +51,8 @@ class EventDelivery:
         self.batches = 0
         self.first_event_ms: int | None = None
         self.last_event_ms: int | None = None
+        #: Events counted as sent, per conversion rule URN (for the asset events and lineage output).
+        self.sent_per_rule: Counter[str] = Counter()
 
     def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
         """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
@@ -111,8 +116,10 @@ class EventDelivery:
                 record(rows[index], _linkedin_rejection(events[index], message))
         if not_taken:
             stamps = [event["conversionHappenedAt"] for i, event in enumerate(events) if i not in not_taken]
+            self.sent_per_rule.update(_RULE_OF(e) for i, e in enumerate(events) if i not in not_taken)
         else:
             stamps = [event["conversionHappenedAt"] for event in events]
+            self.sent_per_rule.update(map(_RULE_OF, events))
         if not stamps:
             return
         self.events_sent += len(stamps)

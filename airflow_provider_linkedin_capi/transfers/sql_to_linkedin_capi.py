@@ -37,6 +37,7 @@ from airflow_provider_linkedin_capi.transfers.push_arguments import (
     rejected_fraction_limit,
 )
 from airflow_provider_linkedin_capi.transfers.push_outcome import interrupted_by_linkedin, stopped_after
+from airflow_provider_linkedin_capi.transfers.push_record import PushRecord
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 from airflow_provider_linkedin_capi.transfers.rule_gate import (
@@ -48,6 +49,7 @@ from airflow_provider_linkedin_capi.transfers.spool import EventSpool
 from airflow_provider_linkedin_capi.utils.templated_values import is_templated
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
@@ -217,6 +219,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         # A plain flag (set from a signal handler, read between batches): an Event's lock cannot be copied.
         self._kill_requested = False
+        #: What the current (or last) execution did, for asset events and OpenLineage; None before it starts.
+        self._push_record: PushRecord | None = None
         self._check_arguments()
 
     def _check_arguments(self) -> None:
@@ -273,10 +277,12 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
                 duplicates = DuplicateFilter(delivery.deliver, fail=self.on_duplicate == "fail")
+                self._push_record = PushRecord.start(capi_hook, delivery, dry_run=self.dry_run)
                 pipeline = self._push(source, settings, rules, rejections, delivery, duplicates, progress)
         finally:
             capi_hook.close()
         summary = self._summary(pipeline.rows_read, delivery, duplicates, rejections, rejects_path)
+        self._record_asset_events(context, summary)
         progress.report_final(
             summary["rows_read"], summary["events_sent"], summary["events_rejected"], summary["rejections"]
         )
@@ -294,6 +300,31 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             )
         self._check_rejected_fraction(summary, rejected_limit)
         return summary
+
+    def _record_asset_events(self, context: Context, summary: dict[str, Any]) -> None:
+        """Put the run's counts on its ``linkedin-capi://`` outlets and resolve its asset aliases."""
+        from airflow_provider_linkedin_capi.transfers.asset_events import record_asset_events
+
+        self._push_record.summary = summary
+        record_asset_events(self.outlets, context.get("outlet_events"), self._push_record)
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
+        """Lineage before the push: the query's tables in, the operator's conversion rule out."""
+        from airflow_provider_linkedin_capi.transfers.lineage import push_lineage
+
+        return push_lineage(self, None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """Lineage after the push: every rule that received events, with the events sent to each."""
+        from airflow_provider_linkedin_capi.transfers.lineage import push_lineage
+
+        return push_lineage(self, self._push_record)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
+        """Lineage of a failed push: what had been delivered before it stopped."""
+        from airflow_provider_linkedin_capi.transfers.lineage import push_lineage
+
+        return push_lineage(self, self._push_record)
 
     def _push(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -90,6 +91,17 @@ class MetadataDb:
             value = json.loads(value)
         return value
 
+    def asset_events(self, dag_id: str, run_id: str) -> dict[str, dict]:
+        """``{asset uri: extra}`` of the asset events a DAG run's tasks recorded."""
+        rows = self._query(
+            "SELECT asset.uri, asset_event.extra FROM asset_event "
+            "JOIN asset ON asset.id = asset_event.asset_id "
+            "WHERE asset_event.source_dag_id = ? AND asset_event.source_run_id = ?",
+            dag_id,
+            run_id,
+        )
+        return {uri: json.loads(extra) if isinstance(extra, str) else extra for uri, extra in rows}
+
     def mapped_xcoms(self, dag_id: str, run_id: str, task_id: str) -> list:
         rows = self._query(
             "SELECT map_index FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? "
@@ -104,3 +116,18 @@ class MetadataDb:
 @pytest.fixture
 def metadata_db(airflow_db) -> MetadataDb:
     return MetadataDb(Path(airflow_db) / "airflow.db")
+
+
+@pytest.fixture
+def rest_api(airflow_db, monkeypatch):
+    """Airflow's own REST API app, in process, on the same metadata DB, called with an admin's token."""
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))
+    with TestClient(create_app()) as client:
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client

@@ -12,9 +12,12 @@ try:
 except ImportError:  # Airflow 3.1
     from airflow.models.dagbag import DagBag
 
+from airflow.sdk import AssetAlias
+
 try:
-    from airflow.sdk import CronDataIntervalTimetable
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 except ImportError:  # Airflow 3.1: the task SDK does not export the timetables yet
+    from airflow.timetables.assets import AssetOrTimeSchedule
     from airflow.timetables.interval import CronDataIntervalTimetable
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
@@ -22,6 +25,7 @@ EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 NIGHTLY = "linkedin_capi_nightly_crm_sync"
 BACKFILL = "linkedin_capi_backfill"
 RULE_SETUP = "linkedin_capi_rule_setup"
+AFTER_SYNC = "linkedin_capi_after_sync"
 LINKEDIN_TASKS = {
     NIGHTLY: {"create_conversion_rule", "associate_campaigns", "wait_for_rule_ready", "push_conversions"},
     BACKFILL: {"resolve_conversion_rule", "push_day"},
@@ -38,7 +42,7 @@ def test_every_example_dag_file_imports_without_errors(dagbag):
     files = {path.name for path in EXAMPLE_DAGS.glob("*.py")}
     loaded = {dag.fileloc.rsplit("/", 1)[-1] for dag in dagbag.dags.values()}
     assert files <= loaded, f"files without a DAG: {files - loaded}"
-    assert {NIGHTLY, BACKFILL} <= set(dagbag.dag_ids)
+    assert {NIGHTLY, BACKFILL, AFTER_SYNC} <= set(dagbag.dag_ids)
 
 
 @pytest.mark.parametrize("dag_id", [NIGHTLY, BACKFILL])
@@ -78,21 +82,32 @@ def test_all_three_dags_work_on_the_same_rule_through_the_same_pool(dagbag):
     assert setup.max_active_runs == 1
 
 
-def test_nightly_sync_has_a_one_day_data_interval(dagbag):
-    """A bare "@daily" gives a zero-length interval in Airflow 3; the SQL selects on the interval.
+def test_nightly_sync_runs_daily_or_when_the_crm_asset_is_updated(dagbag):
+    """A bare "@daily" gives a zero-length interval in Airflow 3; the sync needs a one-day interval.
 
-    (The run test proves the interval is yesterday: it reads exactly yesterday's rows.)
+    (The run tests prove the day synced is yesterday, scheduled or started by the asset.)
     """
     dag = dagbag.dags[NIGHTLY]
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    expression = getattr(dag.timetable, "expression", None)
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    timetable = dag.timetable.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    expression = getattr(timetable, "expression", None)
     if expression is None:  # Airflow 3.1: the core timetable keeps its expression private
-        expression = dag.timetable._expression
+        expression = timetable._expression
     assert expression in {"0 0 * * *", "@daily"}  # Airflow 3.2's SDK timetable keeps the preset as given
+    assert "crm_conversions_export" in repr(dag.timetable.asset_condition)
     assert "campaign_ids" in dag.params
     push = dag.get_task("push_conversions")
-    assert "data_interval_start" in push.sql
-    assert "data_interval_end" in push.sql
+    assert "sync_window" in push.sql
+    assert "sync_window" in push.ledger_path
+
+
+def test_the_downstream_dag_is_scheduled_on_the_alias_the_push_resolves(dagbag):
+    (alias,) = dagbag.dags[NIGHTLY].get_task("push_conversions").outlets
+    assert isinstance(alias, AssetAlias)
+    after = dagbag.dags[AFTER_SYNC]
+    assert alias.name in repr(after.timetable.asset_condition)
+    assert after.get_task("report_delivery").inlets == [alias]
 
 
 def test_backfill_maps_over_days(dagbag):

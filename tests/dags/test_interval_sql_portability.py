@@ -12,13 +12,23 @@ import pytest
 DAG_ID = "linkedin_capi_nightly_crm_sync"
 
 
+class _WindowOnly:
+    """The ``ti`` of the template context, whose only XCom is what the DAG's own sync_window returns."""
+
+    def __init__(self, window: dict) -> None:
+        self.window = window
+
+    def xcom_pull(self, task_ids: str) -> dict:
+        assert task_ids == "sync_window"
+        return self.window
+
+
 def _render(dag, start, end) -> str:
-    template = dag.get_template_env().from_string(dag.get_task("push_conversions").sql)
-    return template.render(
-        params={"source_table": "crm_conversions"},
-        data_interval_start=pendulum.instance(start),
-        data_interval_end=pendulum.instance(end),
+    window = dag.get_task("sync_window").python_callable(
+        data_interval_start=pendulum.instance(start), data_interval_end=pendulum.instance(end)
     )
+    template = dag.get_template_env().from_string(dag.get_task("push_conversions").sql)
+    return template.render(params={"source_table": "crm_conversions"}, ti=_WindowOnly(window))
 
 
 @pytest.mark.postgres

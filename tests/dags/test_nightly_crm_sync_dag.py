@@ -15,6 +15,7 @@ from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 pytestmark = [pytest.mark.dag, pytest.mark.timeout(300)]
 
 DAG_ID = "linkedin_capi_nightly_crm_sync"
+AFTER_SYNC = "linkedin_capi_after_sync"
 CAMPAIGNS = ["620000001", "620000002"]
 
 
@@ -29,7 +30,7 @@ def nightly(load_dag):
 
 
 def test_nightly_sync_sends_every_valid_row_of_the_interval_once(
-    sandbox, crm_factory, nightly, metadata_db, today, tmp_path
+    sandbox, crm_factory, nightly, load_dag, metadata_db, rest_api, today, tmp_path
 ):
     yesterday = today - timedelta(days=1)
     crm = crm_factory({yesterday - timedelta(days=1): 150, yesterday: 600, today: 50})
@@ -37,6 +38,7 @@ def test_nightly_sync_sends_every_valid_row_of_the_interval_once(
     conf = {
         "campaign_ids": CAMPAIGNS,
         "rejects_dir": str(tmp_path / "rejects"),
+        "ledger_dir": str(tmp_path / "ledger"),
         "conversion_rule_name": "nightly test rule",
     }
 
@@ -79,6 +81,34 @@ def test_nightly_sync_sends_every_valid_row_of_the_interval_once(
     check = metadata_db.xcom(DAG_ID, dag_run.run_id, "check_rejections")
     assert check["rows_read"] == crm.rows_on(day)
 
+    # The push resolved its asset alias to the rule's asset, with the run's counts and no row data.
+    rule_id = rule["rule_urn"].rsplit(":", 1)[-1]
+    assets = metadata_db.asset_events(DAG_ID, dag_run.run_id)
+    assert set(assets) == {f"linkedin-capi://{AD_ACCOUNT_ID}/conversion/{rule_id}"}
+    (extra,) = assets.values()
+    assert extra["events_sent"] == extra["rule_events_sent"] == crm.valid_rows(day)
+    assert extra["rows_read"] == crm.rows_on(day)
+    assert extra["rejections"] == summary["rejections"]
+    assert (extra["first_event_at"], extra["last_event_at"]) == (
+        summary["first_event_at"],
+        summary["last_event_at"],
+    )
+    assert not any(email.strip().lower() in json.dumps(extra).lower() for email in emails)
+
+    # ... and Airflow's REST API serves that event, extra included.
+    answer = rest_api.get(
+        "/api/v2/assets/events", params={"source_dag_id": DAG_ID, "source_run_id": dag_run.run_id}
+    )
+    assert answer.status_code == 200, answer.text
+    (served,) = answer.json()["asset_events"]
+    assert served["uri"] == f"linkedin-capi://{AD_ACCOUNT_ID}/conversion/{rule_id}"
+    assert served["extra"] == extra
+
+    # The downstream DAG, scheduled on that alias, reads the event's counts.
+    (line,) = load_dag(AFTER_SYNC).test().get_task_instance("report_delivery").xcom_pull()
+    assert line["asset"] == f"linkedin-capi://{AD_ACCOUNT_ID}/conversion/{rule_id}"
+    assert line["rule_events_sent"] == crm.valid_rows(day)
+
 
 def test_check_task_fails_the_run_when_too_many_rows_are_rejected(
     sandbox, crm_factory, nightly, metadata_db, today, tmp_path
@@ -89,6 +119,7 @@ def test_check_task_fails_the_run_when_too_many_rows_are_rejected(
     conf = {
         "campaign_ids": CAMPAIGNS,
         "rejects_dir": str(tmp_path / "rejects"),
+        "ledger_dir": str(tmp_path / "ledger"),
         "max_rejected_fraction": 0.1,
     }
 
@@ -102,21 +133,39 @@ def test_check_task_fails_the_run_when_too_many_rows_are_rejected(
     assert len(sandbox.admin.events()) == crm.valid_rows(yesterday.date().isoformat())
 
 
-def test_a_run_without_a_data_interval_stops_before_touching_linkedin(
+def test_a_run_without_a_data_interval_syncs_the_day_before_and_resends_nothing_delivered(
     sandbox, crm_factory, nightly, metadata_db, today, tmp_path
 ):
-    # `airflow dags trigger` without a logical date makes such a run in Airflow 3.
-    crm_factory({today - timedelta(days=1): 20})
+    """A run started by the CRM's asset event has no data interval (as one triggered without a date).
+
+    It syncs the UTC day before it was queued, the day the midnight run covers, and the day's ledger keeps
+    the two runs from sending a row twice: the second sends only what the first did not deliver.
+    """
+    yesterday = today - timedelta(days=1)
+    crm = crm_factory({yesterday - timedelta(days=1): 20, yesterday: 60, today: 10})
     sandbox.admin.add_campaigns(AD_ACCOUNT_ID, CAMPAIGNS)
+    conf = {
+        "campaign_ids": CAMPAIGNS,
+        "rejects_dir": str(tmp_path / "rejects"),
+        "ledger_dir": str(tmp_path / "ledger"),
+    }
+    day = yesterday.date().isoformat()
 
-    dag_run = _run(nightly, None, {"campaign_ids": CAMPAIGNS, "rejects_dir": str(tmp_path / "rejects")})
+    scheduled = _run(nightly, today, conf)
+    assert scheduled.state == "success"
+    assert len(sandbox.admin.events()) == crm.valid_rows(day)
 
-    assert dag_run.state == "failed"
-    states = metadata_db.task_states(DAG_ID, dag_run.run_id)
-    assert states[("require_data_interval", -1)] == "failed"
-    assert states.get(("create_conversion_rule", -1)) in (None, "upstream_failed")
-    assert sandbox.admin.stats()["requests_by_path"].get("/rest/conversions") is None
-    assert sandbox.admin.events() == []
+    # The asset-started run of the same day: `dag.test()` without a logical date, queued today.
+    unscheduled = nightly.test(run_after=today + timedelta(hours=3), logical_date=None, run_conf=conf)
+
+    assert unscheduled.state == "success"
+    window = metadata_db.xcom(DAG_ID, unscheduled.run_id, "sync_window")
+    assert window["day"] == day
+    summary = metadata_db.xcom(DAG_ID, unscheduled.run_id, "push_conversions")
+    assert summary["rows_read"] == crm.rows_on(day)
+    assert summary["already_delivered"] == crm.valid_rows(day)
+    assert summary["events_sent"] == 0
+    assert len(sandbox.admin.events()) == crm.valid_rows(day)  # nothing went twice
 
 
 def test_a_scheduled_run_with_the_default_params_succeeds(sandbox, crm_factory, nightly, metadata_db, today):
