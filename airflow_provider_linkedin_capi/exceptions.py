@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
-    from airflow_provider_linkedin_capi.hooks.linkedin_capi import DeliveryResult
+    from airflow_provider_linkedin_capi.results import DeliveryResult
 
 
 class LinkedInCapiError(AirflowException):
     """LinkedIn answered with an error that a retry of the same request will not fix, or retries ran out.
 
     ``delivered_before_failure`` is set when the error ended
-    :meth:`~airflow_provider_linkedin_capi.hooks.linkedin_capi.LinkedInCapiHook.deliver_conversion_events`
+    :func:`~airflow_provider_linkedin_capi.transfers.batch_delivery.deliver_events`
     part-way: what LinkedIn had accepted and refused by then, so that nothing is counted twice or lost.
     """
 

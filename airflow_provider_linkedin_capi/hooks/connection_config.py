@@ -47,7 +47,8 @@ _LEGACY_PREFIX = f"extra__{CONN_TYPE}__"
 RENAMED_EXTRAS = {"oauth_url": "token_url", "propagation_wait": "token_propagation_wait"}
 
 log = logging.getLogger(__name__)
-_API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
+#: ``LinkedIn-Version`` is a month, YYYYMM.
+API_VERSION_PATTERN = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 
 T = TypeVar("T")
 
@@ -153,7 +154,7 @@ class LinkedInCapiConnectionConfig:
         propagation_wait, propagation_wait_name = renamed_extra("propagation_wait")
 
         api_version = str(extra("api_version") or DEFAULT_API_VERSION)
-        if not _API_VERSION.match(api_version):
+        if not API_VERSION_PATTERN.match(api_version):
             raise LinkedInCapiConfigError(
                 f"{where}: extra 'api_version' must be a LinkedIn-Version month as YYYYMM (e.g. "
                 f"{DEFAULT_API_VERSION}), got {api_version!r}"

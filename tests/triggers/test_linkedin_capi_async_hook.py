@@ -42,7 +42,7 @@ def test_reads_a_rule_and_masks_the_new_token(sandbox):
     entity, hook = read_rule(f"urn:lla:llaPartnerConversion:{rule['id']}")
     assert entity["id"] == rule["id"]
     assert entity["campaigns"] == ["urn:li:sponsoredCampaign:9"]
-    token = hook._token.value
+    token = hook._tokens._token.value
     assert redact(f"bearer {token}") == "bearer ***"
 
 
@@ -152,7 +152,7 @@ def test_an_old_token_refused_as_revoked_is_refreshed_without_waiting(sandbox):
     async def read_with_an_old_token() -> None:
         async with LinkedInCapiAsyncHook(token_propagation_wait=30) as hook:
             await hook.get_conversion_rule(rule["id"])
-            hook._token = replace(hook._token, obtained_at=0.0)
+            hook._tokens._token = replace(hook._tokens._token, obtained_at=0.0)
             await asyncio.to_thread(sandbox.admin.revoke_tokens)  # kills the refresh token too
             await hook.get_conversion_rule(rule["id"])
 
