@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
@@ -23,21 +23,18 @@ from airflow.sdk import BaseHook
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks import transport
-from airflow_provider_linkedin_capi.hooks.answers import (
-    Caller,
-    Reply,
-    TokenStep,
-    TokenTries,
-    read_answer,
-    refusal,
-)
+from airflow_provider_linkedin_capi.hooks import answers, transport
 from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
 from airflow_provider_linkedin_capi.hooks.oauth import AccessToken, refresh_form
 from airflow_provider_linkedin_capi.hooks.rate_limit import limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
 from airflow_provider_linkedin_capi.hooks.restli import encode_urn, query_string
-from airflow_provider_linkedin_capi.hooks.settings import HookArguments, HookSettings, SettingsProperties
+from airflow_provider_linkedin_capi.hooks.settings import (
+    HookArguments,
+    HookSettings,
+    SettingArguments,
+    SettingsProperties,
+)
 from airflow_provider_linkedin_capi.hooks.tokens import AsyncTokenCache
 
 try:  # Airflow 3.2+: masks without a blocking call to the supervisor.
@@ -61,22 +58,12 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
     """
     Read conversion rules from LinkedIn without blocking the event loop.
 
-    Every setting is resolved like the sync hook's: the argument, else the connection's extra of the same
-    name, else the same default; so a deferred sensor retries exactly like a poked one. The settings are
+    It takes the sync hook's settings, resolved the same way (the argument, else the connection's extra of
+    the same name, else the same default), so a deferred sensor retries exactly like a poked one. They are
     read from the connection, so they are known only after :meth:`get_config` (every call awaits it).
 
     :param linkedin_capi_conn_id: Airflow connection id of type ``linkedin_capi``.
-    :param timeout: Seconds for a whole HTTP call, headers and body; default: the connection's ``timeout``
-        extra, else 60.
-    :param max_retries: Extra attempts on 429, 5xx and dropped connections; default: the connection's
-        ``max_retries`` extra, else 8.
-    :param retry_min_wait: First backoff in seconds (doubled per attempt, with jitter); default: the
-        connection's ``retry_min_wait`` extra, else 1.
-    :param retry_max_wait: Longest single backoff in seconds; default: the connection's ``retry_max_wait``
-        extra, else 60.
-    :param token_propagation_wait: Seconds to wait, once, when LinkedIn refuses a token minted moments ago
-        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``propagation_wait``
-        extra, else 2.
+    :param settings: see :class:`~airflow_provider_linkedin_capi.hooks.settings.SettingArguments`.
     """
 
     conn_name_attr = "linkedin_capi_conn_id"
@@ -85,23 +72,10 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
     hook_name = "LinkedIn Conversions API (async)"
 
     def __init__(
-        self,
-        linkedin_capi_conn_id: str = default_conn_name,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        retry_min_wait: float | None = None,
-        retry_max_wait: float | None = None,
-        token_propagation_wait: float | None = None,
+        self, linkedin_capi_conn_id: str = default_conn_name, **settings: Unpack[SettingArguments]
     ) -> None:
         super().__init__()
-        self._arguments = HookArguments(
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_min_wait=retry_min_wait,
-            retry_max_wait=retry_max_wait,
-            token_propagation_wait=token_propagation_wait,
-        )
+        self._arguments = HookArguments(**settings)
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._config: LinkedInCapiConnectionConfig | None = None
         self._settings: HookSettings | None = None
@@ -158,7 +132,7 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
         rule = urns.conversion_rule_id(rule_id)
         query = query_string([("account", encode_urn(urns.account_urn(account_value)))])
         reply = await self._request("GET", f"/conversions/{rule}", query)
-        error = refusal(reply, f"Reading conversion rule {rule}", self._caller())
+        error = answers.refusal(reply, f"Reading conversion rule {rule}", self._caller())
         if error is not None:
             raise error
         if not isinstance(reply.payload, dict):
@@ -167,10 +141,10 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
             )
         return reply.payload
 
-    def _caller(self) -> Caller:
+    def _caller(self) -> answers.Caller:
         config = self._config
         uses_refresh_token = config.uses_refresh_token if config else False
-        return Caller(self.linkedin_capi_conn_id, self.api_version, uses_refresh_token)
+        return answers.Caller(self.linkedin_capi_conn_id, self.api_version, uses_refresh_token)
 
     async def _retry(self, what: str, attempt: Callable[[int], Awaitable[T]]) -> T:
         return await transport.with_retries_async(
@@ -182,13 +156,13 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
             log=self.log,
         )
 
-    async def _request(self, method: str, path: str, query: str) -> Reply:
+    async def _request(self, method: str, path: str, query: str) -> answers.Reply:
         """One API call with the sync hook's retries, and the same two chances after a 401."""
         url = f"{(await self.get_config()).base_url}{path}?{query}"
         client = await self._get_client()
 
-        async def attempt(number: int) -> Reply:
-            token, tries = await self._tokens.current(), TokenTries()
+        async def attempt(number: int) -> answers.Reply:
+            token, tries = await self._tokens.current(), answers.TokenTries()
             while True:
                 await self._take_request_slot()
                 try:
@@ -202,16 +176,16 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
                     )
                 except transport.TRANSPORT_ERRORS as err:
                     raise transport.transport_failure(err) from None
-                step = read_answer(response, self._caller(), token, tries, time.time())
-                if isinstance(step, Reply):
+                step = answers.read_answer(response, self._caller(), token, tries, time.time())
+                if isinstance(step, answers.Reply):
                     return step
                 token = await self._next_token(step, token)
 
         return await self._retry(f"{method} {path}", attempt)
 
-    async def _next_token(self, step: TokenStep, token: AccessToken) -> AccessToken:
+    async def _next_token(self, step: answers.TokenStep, token: AccessToken) -> AccessToken:
         """The token to send again after a 401: the same after a wait for it to propagate, else a new one."""
-        if step is TokenStep.WAIT_FOR_PROPAGATION:
+        if step is answers.TokenStep.WAIT_FOR_PROPAGATION:
             wait = self.token_propagation_wait
             self.log.info("A fresh LinkedIn token was refused as revoked; waiting %.1f s to retry it", wait)
             await asyncio.sleep(wait)

@@ -7,6 +7,7 @@ like a poked one (sync hook, in a task). README "The connection" documents the e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from airflow_provider_linkedin_capi.hooks.connection_config import (
     API_VERSION_PATTERN,
@@ -32,6 +33,33 @@ class HookSettings:
     retry_max_wait: float
     requests_per_minute: int
     token_propagation_wait: float
+
+
+class SettingArguments(TypedDict, total=False):
+    """The settings both hooks take as keyword arguments; each defaults to the connection's extra.
+
+    :param api_version: ``LinkedIn-Version`` (YYYYMM); default: the ``api_version`` extra, else a pinned,
+        currently active month.
+    :param timeout: seconds for a whole HTTP call, headers and body (not per read); default: the
+        ``timeout`` extra, else 60.
+    :param max_retries: retries after a 429, 5xx, timeout or dropped connection; default: the
+        ``max_retries`` extra, else 8.
+    :param retry_min_wait: first backoff wait in seconds (doubling, with jitter); default: the
+        ``retry_min_wait`` extra, else 1.
+    :param retry_max_wait: longest backoff wait in seconds; default: the ``retry_max_wait`` extra, else 60.
+    :param requests_per_minute: client-side request budget; default: the ``requests_per_minute`` extra,
+        else 600 (LinkedIn's figure per token, THIRD-PARTY sourced).
+    :param token_propagation_wait: seconds to wait, once, when LinkedIn refuses a token minted moments ago
+        as revoked (THIRD-PARTY sourced behaviour); default: the ``propagation_wait`` extra, else 2.
+    """
+
+    api_version: str | None
+    timeout: float | None
+    max_retries: int | None
+    retry_min_wait: float | None
+    retry_max_wait: float | None
+    requests_per_minute: int | None
+    token_propagation_wait: float | None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
@@ -66,7 +66,24 @@ def announce_token(token: AccessToken, config: LinkedInCapiConnectionConfig, log
     warn_if_refresh_token_expiring(token, now, log, config.conn_id)
 
 
-class TokenCache:
+class _Cache:
+    """What both caches hold: how to read the connection, send the refresh form, retry it, mask a token."""
+
+    def __init__(self, config: Any, exchange: Any, retry: Any, mask: Any, log: Any) -> None:
+        self._config = config
+        self._exchange = exchange
+        self._retry = retry
+        self._mask = mask
+        self._log = log
+        self._token: AccessToken | None = None
+
+    @property
+    def held(self) -> AccessToken | None:
+        """The token held now, if any (for scrubbing it out of a message)."""
+        return self._token
+
+
+class TokenCache(_Cache):
     """The sync hook's token; ``exchange`` sends the refresh form once (paced), ``retry`` repeats it."""
 
     def __init__(
@@ -77,18 +94,8 @@ class TokenCache:
         mask: Callable[[str], None],
         log: Any,
     ) -> None:
-        self._config = config
-        self._exchange = exchange
-        self._retry = retry
-        self._mask = mask
-        self._log = log
-        self._token: AccessToken | None = None
+        super().__init__(config, exchange, retry, mask, log)
         self._lock = threading.Lock()
-
-    @property
-    def held(self) -> AccessToken | None:
-        """The token held now, if any (for scrubbing it out of a message)."""
-        return self._token
 
     def current(self) -> AccessToken:
         """The held token while usable, else a new one (refreshed five minutes before it expires)."""
@@ -127,23 +134,12 @@ class TokenCache:
         return token
 
 
-class AsyncTokenCache:
-    """The async hook's token: the same rules as :class:`TokenCache`, awaited."""
+class AsyncTokenCache(_Cache):
+    """The async hook's token: the same rules as :class:`TokenCache`, awaited.
 
-    def __init__(
-        self,
-        config: Callable[[], Awaitable[LinkedInCapiConnectionConfig]],
-        exchange: Callable[[], Awaitable[BoundedResponse]],
-        retry: Callable[[str, Callable[[int], Awaitable[AccessToken]]], Awaitable[AccessToken]],
-        mask: Callable[[str], Awaitable[None]],
-        log: Any,
-    ) -> None:
-        self._config = config
-        self._exchange = exchange
-        self._retry = retry
-        self._mask = mask
-        self._log = log
-        self._token: AccessToken | None = None
+    Built with the async twins of :class:`TokenCache`'s arguments (``config``, ``exchange``, ``retry`` and
+    ``mask`` return awaitables).
+    """
 
     async def current(self) -> AccessToken:
         if self._token is None or not self._token.is_usable(time.time()):
