@@ -2,8 +2,8 @@
 
 The hooks own the HTTP; this module owns what goes into the token request and what comes out of it, so both
 hooks refresh, time out and fail the same way. LinkedIn answers a dead refresh token either with the
-documented ``invalid_request`` + "invalid, expired or revoked" or with ``invalid_grant`` (contract §5.4-5.5);
-both mean a human must re-authorise the app, so neither is ever retried.
+documented ``invalid_request`` + "invalid, expired or revoked" or with ``invalid_grant``
+(docs/linkedin-contract.md §5.4-5.5); both mean a human must re-authorise the app, so neither is ever retried.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ REFRESH_MARGIN_SECONDS = 300.0
 REFRESH_TOKEN_WARNING_DAYS = 30
 _DEAD_GRANT_TEXT = "invalid, expired or revoked"
 # LinkedIn may refuse a token minted moments ago as revoked (401, serviceErrorCode 65601) until it has
-# reached every server (contract §7.11, THIRD-PARTY). Only a token this young is given time to propagate.
+# reached every server (docs/linkedin-contract.md §7.11, THIRD-PARTY). Only a token this young is given time
+# to propagate.
 FRESH_TOKEN_SECONDS = 120.0
 REVOKED_ACCESS_TOKEN = 65601
 

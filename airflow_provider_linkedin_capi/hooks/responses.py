@@ -1,8 +1,9 @@
 """Reading LinkedIn's answers: error envelopes, retry decisions, ``Retry-After``.
 
 Shared by the sync and async hooks so both classify a status the same way. Error text is taken only from
-LinkedIn's JSON envelope (``message``/``code``/``serviceErrorCode``, contract §2.3); a non-JSON body (a
-proxy's HTML page) is never copied into an exception, because exception text reaches the Airflow UI.
+LinkedIn's JSON envelope (``message``/``code``/``serviceErrorCode``, docs/linkedin-contract.md §2.3); a
+non-JSON body (a proxy's HTML page) is never copied into an exception, because exception text reaches the
+Airflow UI.
 """
 
 from __future__ import annotations

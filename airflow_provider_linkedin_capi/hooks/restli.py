@@ -1,9 +1,9 @@
 """Rest.li 2.0 keys and lists, built by hand.
 
 ``requests``/``httpx`` ``params=`` percent-encode ``(``, ``,`` and ``)``, which turns a Rest.li list or
-compound key into a single opaque string that LinkedIn rejects (contract §4.11). So query strings that carry
-Rest.li structure are assembled here: only URN *values* are encoded (``:`` -> ``%3A``), the structure stays
-literal, and nothing is encoded twice (a ``%253A`` key is a 400, §4.3).
+compound key into a single opaque string that LinkedIn rejects (docs/linkedin-contract.md §4.11). So query
+strings that carry Rest.li structure are assembled here: only URN *values* are encoded (``:`` -> ``%3A``), the
+structure stays literal, and nothing is encoded twice (a ``%253A`` key is a 400, §4.3).
 """
 
 from __future__ import annotations

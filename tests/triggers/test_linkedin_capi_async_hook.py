@@ -267,3 +267,17 @@ def test_a_non_finite_retry_after_falls_back_to_the_backoff(sandbox, retry_after
 
     assert asyncio.run(asyncio.wait_for(read(), timeout=10))["id"] == rule["id"]
     assert transport.faked == 1
+
+
+def test_a_refused_static_token_gets_the_same_advice_as_in_the_sync_hook(sandbox, monkeypatch):
+    # Both hooks read a 401 with hooks/answers.py: a static token is never refreshed, so the error says
+    # which field to fix instead of a bare "HTTP 401".
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_static_async", auth="access_token")
+    sandbox.admin.expire_tokens(include_static=True)
+    with pytest.raises(LinkedInCapiAuthError, match=r"static access token .*'access_token' extra") as raised:
+        read_rule(1, conn_id)
+    assert raised.value.status == 401
+    sync = LinkedInCapiHook(conn_id, requests_per_minute=1_000_000)
+    with pytest.raises(LinkedInCapiAuthError) as sync_raised:
+        sync.get_conversion_rule(1)
+    assert str(sync_raised.value).split(" (HTTP")[0] in str(raised.value)
