@@ -63,7 +63,10 @@ def may_be_unpropagated(token: AccessToken, service_error_code: int | None, now:
 
 
 def refresh_form(config: LinkedInCapiConnectionConfig) -> dict[str, str]:
-    """The form LinkedIn documents (§5.1): all four fields, the client secret in the body, not Basic auth."""
+    """The form LinkedIn documents: all four fields, the client secret in the body, not Basic auth.
+
+    See docs/linkedin-contract.md §5.1.
+    """
     if not config.refresh_token:
         raise ValueError("the connection has no refresh token to exchange")
     return {
@@ -111,7 +114,10 @@ def parse_token_response(payload: Any, now: float) -> AccessToken:
 
 
 def static_token(value: str) -> AccessToken:
-    """A Direct API token: LinkedIn reports it as non-expiring (§5.9), so it is never refreshed."""
+    """A Direct API token: LinkedIn reports it as non-expiring, so it is never refreshed.
+
+    See docs/linkedin-contract.md §5.9.
+    """
     return AccessToken(value=value)
 
 
@@ -155,7 +161,10 @@ def is_dead_grant(error: str, description: str) -> bool:
 def warn_if_refresh_token_expiring(
     token: AccessToken, now: float, log: logging.Logger | Any, conn_id: str | None = None
 ) -> bool:
-    """Log a warning a month before the refresh token dies: refreshing does not extend it (§5.2)."""
+    """Log a warning a month before the refresh token dies: refreshing does not extend it.
+
+    See docs/linkedin-contract.md §5.2.
+    """
     if token.refresh_token_expires_at is None:
         return False
     days_left = (token.refresh_token_expires_at - now) / 86400

@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 from airflow_provider_linkedin_capi.constants import MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.batch_answers import LinkedInCapiUnreadableBatchAnswer
-from airflow_provider_linkedin_capi.hooks.transport import backoff_wait
 from airflow_provider_linkedin_capi.results import BatchResult, DeliveryResult
 
 #: Splits after which a refusal every piece shares is taken as one about the request, not an element.
@@ -173,7 +173,7 @@ class _Delivery:
                 ),
                 again,
             )
-        wait = backoff_wait(self.element_rounds, hook.retry_min_wait, hook.retry_max_wait)
+        wait = transport.backoff_wait(self.element_rounds, hook.retry_min_wait, hook.retry_max_wait)
         hook.log.warning(
             "LinkedIn answered %d element(s) of a batch with a retryable status; resending them in %.2fs",
             len(again),
