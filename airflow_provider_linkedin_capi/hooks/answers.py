@@ -123,6 +123,14 @@ def _after_unauthorized(
     )
 
 
+def log_token_step(step: TokenStep, log: Any, wait: float) -> None:
+    """Say, in the same words from both hooks, what is done about a 401 before the request goes again."""
+    if step is TokenStep.WAIT_FOR_PROPAGATION:
+        log.info("A fresh LinkedIn token was refused as revoked; waiting %.2f s to retry it", wait)
+    else:
+        log.info("LinkedIn answered 401; refreshing the access token")
+
+
 def version_error(caller: Caller, problem: LinkedInErrorBody) -> LinkedInCapiVersionError:
     """A 426: the pinned ``LinkedIn-Version`` is no longer served (docs/linkedin-contract.md §1.10)."""
     return LinkedInCapiVersionError(

@@ -185,12 +185,10 @@ class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
 
     async def _next_token(self, step: answers.TokenStep, token: AccessToken) -> AccessToken:
         """The token to send again after a 401: the same after a wait for it to propagate, else a new one."""
+        answers.log_token_step(step, self.log, self.token_propagation_wait)
         if step is answers.TokenStep.WAIT_FOR_PROPAGATION:
-            wait = self.token_propagation_wait
-            self.log.info("A fresh LinkedIn token was refused as revoked; waiting %.1f s to retry it", wait)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(self.token_propagation_wait)
             return token
-        self.log.info("LinkedIn answered 401; refreshing the access token")
         return await self._tokens.replace(token)
 
     async def _take_request_slot(self) -> None:

@@ -31,6 +31,7 @@ from airflow_provider_linkedin_capi.hooks.answers import (
     Reply,
     TokenStep,
     TokenTries,
+    log_token_step,
     read_answer,
     refusal,
 )
@@ -229,11 +230,10 @@ class LinkedInCapiSession(SettingsProperties, BaseHook):
             step = read_answer(response, self._caller, token, tries, time.time())
             if isinstance(step, Reply):
                 return step
+            log_token_step(step, self.log, self.token_propagation_wait)
             if step is TokenStep.WAIT_FOR_PROPAGATION:
-                self.log.info("A fresh LinkedIn token was refused as revoked; waiting for it to propagate")
                 time.sleep(self.token_propagation_wait)
             else:
-                self.log.info("LinkedIn answered 401; refreshing the access token")
                 token = self._tokens.replace(token)
 
     def _raise_for_error(self, reply: Reply, what: str) -> None:
