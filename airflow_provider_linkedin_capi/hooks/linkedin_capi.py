@@ -31,12 +31,8 @@ from urllib.parse import quote
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.constants import CONVERSIONS_API, DEFAULT_CONN_ID, MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks.answers import (
-    Reply,
-)
-from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
-    expected_sunset,
-)
+from airflow_provider_linkedin_capi.hooks.answers import Reply
+from airflow_provider_linkedin_capi.hooks.api_version_sunset import expected_sunset
 from airflow_provider_linkedin_capi.hooks.batch_answers import read_batch_success
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
 from airflow_provider_linkedin_capi.hooks.oauth import failure_text
