@@ -6,27 +6,24 @@ names, and Airflow shows exception text in the UI.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
-
-if TYPE_CHECKING:
-    from airflow_provider_linkedin_capi.hooks.linkedin_capi import DeliveryResult
 
 
 class LinkedInCapiError(AirflowException):
     """LinkedIn answered with an error that a retry of the same request will not fix, or retries ran out.
 
     ``delivered_before_failure`` is set when the error ended
-    :meth:`~airflow_provider_linkedin_capi.hooks.linkedin_capi.LinkedInCapiHook.deliver_conversion_events`
+    :func:`~airflow_provider_linkedin_capi.transfers.batch_delivery.deliver_events`
     part-way: what LinkedIn had accepted and refused by then, so that nothing is counted twice or lost.
+    It holds a :class:`~airflow_provider_linkedin_capi.results.DeliveryResult`; the annotation says
+    ``object`` so that this module imports nothing of the package and any layer may raise these errors.
     """
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
-        self.delivered_before_failure: DeliveryResult | None = None
+        self.delivered_before_failure: object | None = None
 
 
 class LinkedInCapiConfigError(LinkedInCapiError, AirflowFailException, ValueError):

@@ -6,9 +6,6 @@ that runs the other way (the hook reaching into a transfer, the pure layer impor
 code hard to change without anyone noticing, so these tests parse every module's imports with ``ast``
 (imports under ``if TYPE_CHECKING:`` and inside functions count too) and follow them transitively within
 the package. Importing a module also runs its parent packages' ``__init__``, so those count as imported.
-
-Assertions that the hooks split (issue 15) will make true are strict xfails: when one starts passing,
-pytest reports it, and its mark should go.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ import airflow_provider_linkedin_capi
 
 PACKAGE = airflow_provider_linkedin_capi.__name__
 PACKAGE_DIR = Path(airflow_provider_linkedin_capi.__file__).resolve().parent
-HOOKS_SPLIT_PENDING = "issue 15: hooks split pending"
 
 #: Modules that depend on nothing of the package, so every layer may use them.
 SHARED_LEAVES = frozenset({f"{PACKAGE}.constants", f"{PACKAGE}.urns"})
@@ -160,10 +156,6 @@ def test_constants_and_other_shared_leaves_import_nothing_of_the_package(leaf):
     assert imports_of(leaf)[0] == frozenset()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=HOOKS_SPLIT_PENDING + ": exceptions.py imports DeliveryResult from the hook (under TYPE_CHECKING)",
-)
 def test_exceptions_import_nothing_of_the_package():
     assert imports_of(f"{PACKAGE}.exceptions")[0] == frozenset()
 
@@ -171,7 +163,6 @@ def test_exceptions_import_nothing_of_the_package():
 RESULTS_MODULE = f"{PACKAGE}.results"
 
 
-@pytest.mark.xfail(RESULTS_MODULE not in MODULES, strict=True, reason=HOOKS_SPLIT_PENDING)
 def test_the_results_module_imports_nothing_of_the_package():
     assert RESULTS_MODULE in MODULES, (
         "BatchResult and DeliveryResult belong in airflow_provider_linkedin_capi/results.py"
@@ -209,10 +200,7 @@ def _long_module_params():
     for module, path in MODULES.items():
         if in_any(module, ("sandbox",)):
             continue
-        marks = []
-        if module == f"{PACKAGE}.hooks.linkedin_capi":
-            marks.append(pytest.mark.xfail(strict=True, reason=HOOKS_SPLIT_PENDING))
-        params.append(pytest.param(path, id=module.removeprefix(PACKAGE + "."), marks=marks))
+        params.append(pytest.param(path, id=module.removeprefix(PACKAGE + ".")))
     return params
 
 

@@ -1,10 +1,10 @@
 """When LinkedIn will stop serving a ``LinkedIn-Version`` month, and a warning before it does.
 
-A sunset version answers 426 to every request (contract §1.10), so every task of a connection that pins it
-fails on the same day with no warning from LinkedIn; third-party integrations broke this way again and again
-(§ pain points, 12). LinkedIn supports each monthly version "for a minimum of one year", and its published
-sunset dates fall mid-month a year after release (202510 -> 2026-10-15, 202511 -> 2026-11-16; §1.8,
-CONFIRMED doc), so the date can be worked out from the version alone and the hook can warn ahead of it.
+A sunset version answers 426 to every request (docs/linkedin-contract.md §1.10), so every task of a connection
+that pins it fails on the same day with no warning from LinkedIn; third-party integrations broke this way
+again and again. LinkedIn supports each monthly version "for a minimum of one year", and
+its published sunset dates fall mid-month a year after release (202510 -> 2026-10-15, 202511 -> 2026-11-16;
+§1.8, CONFIRMED doc), so the date can be worked out from the version alone and the hook can warn ahead of it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which elements of a rejected batch LinkedIn complained about.
 
-One bad element fails a whole BATCH_CREATE (contract §2.3, §7.6). LinkedIn names the culprits in prose,
-in two shapes seen in the wild:
+One bad element fails a whole BATCH_CREATE (docs/linkedin-contract.md §2.3, §7.6). LinkedIn names the culprits
+in prose, in two shapes seen in the wild:
 
 - 422: ``Index: 3, ERROR :: /user/userIds :: field is required ...`` lines; one index may have several
   ``ERROR ::`` lines, and lines without ``Index:`` continue the index before them;

@@ -29,8 +29,8 @@ CONN_TYPE = "linkedin_capi"
 DEFAULT_HOST = "https://api.linkedin.com/rest"
 # The token endpoint for LinkedIn's own host; any other host gets its own origin's (see token_endpoint).
 DEFAULT_TOKEN_URL = LINKEDIN_TOKEN_URL
-# A month LinkedIn serves for about a year after its release (contract §1.8-1.9); bump it with each release
-# of this provider. Users pin their own with the connection's ``api_version`` extra.
+# A month LinkedIn serves for about a year after its release (docs/linkedin-contract.md §1.8-1.9); bump it
+# with each release of this provider. Users pin their own with the connection's ``api_version`` extra.
 DEFAULT_API_VERSION = "202608"
 DEFAULT_REQUESTS_PER_MINUTE = 600
 # Defaults of the HTTP settings a hook argument or a connection extra can override. Both hooks use these, so
@@ -39,15 +39,16 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 8
 DEFAULT_RETRY_MIN_WAIT = 1.0
 DEFAULT_RETRY_MAX_WAIT = 60.0
-# A freshly minted token can be refused as revoked (401/65601) until it has propagated (contract
-# §7.11, THIRD-PARTY): wait this long once before retrying it.
+# A freshly minted token can be refused as revoked (401/65601) until it has propagated
+# (docs/linkedin-contract.md §7.11, THIRD-PARTY): wait this long once before retrying it.
 DEFAULT_TOKEN_PROPAGATION_WAIT = 2.0
 _LEGACY_PREFIX = f"extra__{CONN_TYPE}__"
 # Extras renamed because Airflow masked them (their names hold "token"): new name -> old name.
 RENAMED_EXTRAS = {"oauth_url": "token_url", "propagation_wait": "token_propagation_wait"}
 
 log = logging.getLogger(__name__)
-_API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
+#: ``LinkedIn-Version`` is a month, YYYYMM.
+API_VERSION_PATTERN = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 
 T = TypeVar("T")
 
@@ -153,7 +154,7 @@ class LinkedInCapiConnectionConfig:
         propagation_wait, propagation_wait_name = renamed_extra("propagation_wait")
 
         api_version = str(extra("api_version") or DEFAULT_API_VERSION)
-        if not _API_VERSION.match(api_version):
+        if not API_VERSION_PATTERN.match(api_version):
             raise LinkedInCapiConfigError(
                 f"{where}: extra 'api_version' must be a LinkedIn-Version month as YYYYMM (e.g. "
                 f"{DEFAULT_API_VERSION}), got {api_version!r}"

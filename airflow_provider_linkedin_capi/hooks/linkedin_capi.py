@@ -1,7 +1,12 @@
-"""The one place that talks to LinkedIn's Conversions API from a task.
+"""LinkedIn's REST methods for a task: conversion events, conversion rules and campaign links.
 
-Everything LinkedIn-specific that is not a pure rule lives here: tokens, pacing, retries, and the typed
-calls operators use. The rules it follows are DESIGN's delivery rules and the contract's facts:
+The connection, the session and the one request path every method takes are
+:class:`~airflow_provider_linkedin_capi.hooks.session.LinkedInCapiSession`'s; what sits under them is shared
+with the async hook and lives in modules of its own: the settings
+(:mod:`~airflow_provider_linkedin_capi.hooks.settings`), the tokens
+(:mod:`~airflow_provider_linkedin_capi.hooks.tokens`), the bounded exchange and its retries
+(:mod:`~airflow_provider_linkedin_capi.hooks.transport`) and what an answer means
+(:mod:`~airflow_provider_linkedin_capi.hooks.answers`). In short:
 
 - a token is refreshed shortly before it expires and once after a 401; a dead refresh token, a 426 or a
   second 401 fail the task at once (task retries cannot fix credentials or a sunset version);
@@ -10,553 +15,65 @@ calls operators use. The rules it follows are DESIGN's delivery rules and the co
 - every request (each retry too) first takes a slot from the connection's per-process token bucket;
 - logs and exceptions carry method, path, status, attempt, ``x-li-uuid`` and LinkedIn's own message, never a
   header, a token or a body (bodies hold hashed identifiers and names).
+
+What to do about a batch LinkedIn refused (drop the named events, split, resend) is the transfer's policy
+(:mod:`~airflow_provider_linkedin_capi.transfers.batch_delivery`): this hook sends one batch and says what
+LinkedIn answered.
 """
 
 from __future__ import annotations
 
-import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
-from functools import cached_property
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
-import orjson
-import requests
-from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
-from requests.adapters import HTTPAdapter
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-
 from airflow_provider_linkedin_capi import urns
-from airflow_provider_linkedin_capi.exceptions import (
-    LinkedInCapiAuthError,
-    LinkedInCapiConfigError,
-    LinkedInCapiError,
-    LinkedInCapiNotFoundError,
-    LinkedInCapiVersionError,
-)
-from airflow_provider_linkedin_capi.hooks import transport
-from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
-    expected_sunset,
-    warn_if_version_near_sunset,
-)
-from airflow_provider_linkedin_capi.hooks.batch_delivery import (
-    MAX_BATCH_SIZE,
-    BatchResult,
-    DeliveryResult,
-    deliver_events,
-    read_batch_success,
-)
+from airflow_provider_linkedin_capi.constants import CONVERSIONS_API, DEFAULT_CONN_ID, MAX_BATCH_SIZE
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.answers import Reply
+from airflow_provider_linkedin_capi.hooks.api_version_sunset import expected_sunset
+from airflow_provider_linkedin_capi.hooks.batch_answers import read_batch_success
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
-from airflow_provider_linkedin_capi.hooks.connection_config import (
-    DEFAULT_API_VERSION,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_MAX_WAIT,
-    DEFAULT_RETRY_MIN_WAIT,
-    DEFAULT_TIMEOUT,
-    DEFAULT_TOKEN_PROPAGATION_WAIT,
-    LinkedInCapiConnectionConfig,
-    first_set,
-)
-from airflow_provider_linkedin_capi.hooks.oauth import (
-    AccessToken,
-    failure_text,
-    may_be_unpropagated,
-    parse_token_response,
-    refresh_form,
-    static_token,
-    token_error,
-    token_payload,
-    warn_if_refresh_token_expiring,
-)
+from airflow_provider_linkedin_capi.hooks.oauth import failure_text
 from airflow_provider_linkedin_capi.hooks.paging import walk_pages
-from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
-from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
-from airflow_provider_linkedin_capi.hooks.responses import (
-    FORBIDDEN_HINT,
-    decode_json,
-    error_body,
-    is_retryable,
-    retry_after_seconds,
-)
+from airflow_provider_linkedin_capi.hooks.responses import error_body
 from airflow_provider_linkedin_capi.hooks.restli import (
     association_key,
-    campaign_of_key,
+    batch_statuses,
+    chunks_under_query_limit,
     encode_urn,
     query_string,
     restli_list,
 )
-from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions_api_rule
+from airflow_provider_linkedin_capi.hooks.session import LinkedInCapiSession
+from airflow_provider_linkedin_capi.results import BatchResult, DeliveryResult
+from airflow_provider_linkedin_capi.rules import is_conversions_api_rule
 
-__all__ = ["BatchResult", "DeliveryResult", "LinkedInCapiHook"]
+__all__ = ["MAX_BATCH_SIZE", "BatchResult", "DeliveryResult", "LinkedInCapiHook"]
 
-# LinkedIn refuses query strings over 4 KB with a 414 (contract §1.15); stay a little under it.
-MAX_QUERY_LENGTH = 4000
 RULES_PAGE_SIZE = 100
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
 _CREATE_RECOVERY_WINDOW_MS = 300_000
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-_API_VERSION = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
-
-T = TypeVar("T")
 
 
-class _TransientFailure(Exception):
-    """A failure that another attempt may fix; ``ambiguous`` when LinkedIn may have acted on the request."""
-
-    def __init__(
-        self,
-        description: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-        ambiguous: bool = True,
-    ) -> None:
-        super().__init__(description)
-        self.description = description
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-        self.ambiguous = ambiguous
-
-
-@dataclass
-class _Reply:
-    status: int
-    headers: Mapping[str, str]
-    payload: Any
-    after_ambiguous_failure: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-class LinkedInCapiHook(BaseHook):
+class LinkedInCapiHook(LinkedInCapiSession):
     """Talk to LinkedIn's Conversions API with the credentials of a ``linkedin_capi`` connection.
 
     The connection is read on first use, not in ``__init__``, and the HTTP session (keep-alive) and the
     access token are reused for the life of the hook. Thread-safe for concurrent calls.
 
     :param linkedin_capi_conn_id: the ``linkedin_capi`` connection.
-    :param api_version: ``LinkedIn-Version`` (YYYYMM); default: the connection's ``api_version`` extra, else
-        a pinned, currently active month.
-    :param timeout: seconds for a whole HTTP call (not per read); default: the connection's ``timeout``
-        extra, else 60.
-    :param max_retries: retries after a 429, 5xx, timeout or dropped connection; default: the connection's
-        ``max_retries`` extra, else 8.
-    :param retry_min_wait: first backoff wait in seconds (doubling, with jitter); default: the connection's
-        ``retry_min_wait`` extra, else 1.
-    :param retry_max_wait: longest backoff wait in seconds; default: the connection's ``retry_max_wait``
-        extra, else 60.
-    :param requests_per_minute: client-side request budget; default: the connection's
-        ``requests_per_minute`` extra, else 600 (LinkedIn's figure per token, THIRD-PARTY sourced).
-    :param token_propagation_wait: seconds to wait, once, when LinkedIn refuses a token minted moments ago
-        as revoked (THIRD-PARTY sourced behaviour); default: the connection's ``propagation_wait``
-        extra, else 2.
+    :param logger_name: passed to Airflow's ``BaseHook``.
+    :param settings: ``api_version``, ``timeout``, ``max_retries``, ``retry_min_wait``, ``retry_max_wait``,
+        ``requests_per_minute`` and ``token_propagation_wait``, each defaulting to the connection's extra of
+        the same name (see :class:`~airflow_provider_linkedin_capi.hooks.settings.SettingArguments`).
     """
 
     conn_name_attr = "linkedin_capi_conn_id"
-    default_conn_name = "linkedin_capi_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "linkedin_capi"
     hook_name = "LinkedIn Conversions API"
-
-    def __init__(
-        self,
-        linkedin_capi_conn_id: str = default_conn_name,
-        *,
-        api_version: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        retry_min_wait: float | None = None,
-        retry_max_wait: float | None = None,
-        requests_per_minute: int | None = None,
-        token_propagation_wait: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if api_version is not None and not _API_VERSION.match(str(api_version)):
-            raise ValueError(f"api_version must be YYYYMM (e.g. {DEFAULT_API_VERSION}), got {api_version!r}")
-        if max_retries is not None and max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        self.linkedin_capi_conn_id = linkedin_capi_conn_id
-        self._api_version = str(api_version) if api_version is not None else None
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._retry_min_wait = retry_min_wait
-        self._retry_max_wait = retry_max_wait
-        self._requests_per_minute = requests_per_minute
-        self._token_propagation_wait = token_propagation_wait
-        self._token: AccessToken | None = None
-        self._token_lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._session_lock = threading.Lock()
-        self.token_refreshes = 0
-
-    # ------------------------------------------------------------------ configuration
-
-    @cached_property
-    def config(self) -> LinkedInCapiConnectionConfig:
-        """The validated connection (read once per hook, which is when a retiring version is warned of)."""
-        conn = self.get_connection(self.linkedin_capi_conn_id)
-        config = LinkedInCapiConnectionConfig.from_connection(conn)
-        for secret in (config.client_secret, config.refresh_token, config.access_token):
-            if secret:
-                mask_secret(secret)
-        warn_if_version_near_sunset(
-            self._api_version or config.api_version,
-            datetime.now(UTC).date(),
-            self.log,
-            self.linkedin_capi_conn_id,
-        )
-        return config
-
-    @property
-    def api_version(self) -> str:
-        return self._api_version or self.config.api_version
-
-    @property
-    def ad_account_id(self) -> str | None:
-        return self.config.ad_account_id
-
-    @property
-    def timeout(self) -> float:
-        return self._timeout or self.config.timeout or DEFAULT_TIMEOUT
-
-    @property
-    def retry_min_wait(self) -> float:
-        return first_set(self._retry_min_wait, self.config.retry_min_wait, DEFAULT_RETRY_MIN_WAIT)
-
-    @retry_min_wait.setter
-    def retry_min_wait(self, seconds: float) -> None:
-        self._retry_min_wait = seconds
-
-    @property
-    def retry_max_wait(self) -> float:
-        return first_set(self._retry_max_wait, self.config.retry_max_wait, DEFAULT_RETRY_MAX_WAIT)
-
-    @retry_max_wait.setter
-    def retry_max_wait(self, seconds: float) -> None:
-        self._retry_max_wait = seconds
-
-    @property
-    def max_retries(self) -> int:
-        return first_set(self._max_retries, self.config.max_retries, DEFAULT_MAX_RETRIES)
-
-    @property
-    def token_propagation_wait(self) -> float:
-        return first_set(
-            self._token_propagation_wait, self.config.token_propagation_wait, DEFAULT_TOKEN_PROPAGATION_WAIT
-        )
-
-    @property
-    def requests_per_minute(self) -> int:
-        return self._requests_per_minute or self.config.requests_per_minute
-
-    @cached_property
-    def rate_limiter(self) -> TokenBucket:
-        """The bucket shared by every hook of this connection in this process."""
-        return limiter_for(self.linkedin_capi_conn_id, self.requests_per_minute)
-
-    def get_conn(self) -> requests.Session:
-        """The keep-alive session; auth and version headers are set per request, not on the session."""
-        if self._session is None:
-            with self._session_lock:
-                if self._session is None:
-                    session = requests.Session()
-                    # Retries are ours (tenacity); urllib3 must not retry a POST behind our back.
-                    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
-                    session.mount("https://", adapter)
-                    session.mount("http://", adapter)
-                    self._session = session
-        return self._session
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
-    # ------------------------------------------------------------------ tokens
-
-    def get_access_token(self) -> str:
-        """A usable bearer token, refreshed if it expires within five minutes."""
-        return self._current_token().value
-
-    def _current_token(self) -> AccessToken:
-        token = self._token
-        if token is not None and token.is_usable(time.time()):
-            return token
-        with self._token_lock:
-            token = self._token
-            if token is None or not token.is_usable(time.time()):
-                token = self._token = self._obtain_token()
-            return token
-
-    def _replace_rejected_token(self, rejected: AccessToken) -> AccessToken:
-        with self._token_lock:
-            if self._token is None or self._token is rejected:
-                self._token = self._obtain_token()
-            return self._token
-
-    def _obtain_token(self) -> AccessToken:
-        config = self.config
-        if not config.uses_refresh_token:
-            return static_token(config.access_token or "")
-        form = refresh_form(config)
-
-        def attempt(number: int) -> AccessToken:
-            self.rate_limiter.acquire()  # token requests count against the budget too
-            try:
-                response = transport.send(
-                    self.get_conn(),
-                    "POST",
-                    config.token_url,
-                    data=form,
-                    timeout=self.timeout,
-                    headers={"Accept": "application/json"},
-                    what="The token request",
-                )
-            except _TRANSPORT_ERRORS as err:
-                raise _TransientFailure(f"{type(err).__name__}: {err}") from None
-            self.log.debug("LinkedIn token refresh -> %s (attempt %d)", response.status_code, number)
-            payload = token_payload(response.status_code, response.content, config)
-            if response.status_code == 200:
-                return parse_token_response(payload, time.time())
-            error = token_error(response.status_code, payload, config.conn_id)
-            if error is None:
-                body = error_body(response.status_code, payload, response.reason)
-                raise _TransientFailure(
-                    body.describe(),
-                    status=response.status_code,
-                    code=body.code,
-                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                )
-            raise error
-
-        token = self._with_retries("POST token endpoint (refresh)", attempt)
-        mask_secret(token.value)
-        self.token_refreshes += 1
-        days = (token.expires_at - time.time()) / 86400 if token.expires_at else None
-        self.log.info(
-            "Obtained a LinkedIn access token for connection %r (valid for %s days)",
-            self.linkedin_capi_conn_id,
-            "?" if days is None else f"{days:.1f}",
-        )
-        warn_if_refresh_token_expiring(token, time.time(), self.log, self.linkedin_capi_conn_id)
-        return token
-
-    # ------------------------------------------------------------------ transport
-
-    def _with_retries(
-        self,
-        what: str,
-        attempt: Callable[[int], T],
-        *,
-        max_retries: int | None = None,
-        before_retry: Callable[[_TransientFailure], T | None] | None = None,
-    ) -> T:
-        attempts = (self.max_retries if max_retries is None else max_retries) + 1
-        backoff = _backoff(self.retry_min_wait, self.retry_max_wait)
-
-        def wait(state: RetryCallState) -> float:
-            failure = state.outcome.exception() if state.outcome else None
-            if isinstance(failure, _TransientFailure) and failure.retry_after is not None:
-                return failure.retry_after
-            return backoff(state)
-
-        def log_retry(state: RetryCallState) -> None:
-            failure = state.outcome.exception() if state.outcome else None
-            self.log.warning(
-                "LinkedIn %s: %s (attempt %d of %d); retrying in %.2fs",
-                what,
-                getattr(failure, "description", failure),
-                state.attempt_number,
-                attempts,
-                state.next_action.sleep if state.next_action else 0.0,
-            )
-
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait,
-            retry=retry_if_exception_type(_TransientFailure),
-            before_sleep=log_retry,
-            reraise=True,
-        )
-        last: _TransientFailure | None = None
-        try:
-            for attempt_state in retrying:
-                with attempt_state:
-                    if last is not None and before_retry is not None:
-                        recovered = before_retry(last)
-                        if recovered is not None:
-                            return recovered
-                    try:
-                        return attempt(attempt_state.retry_state.attempt_number)
-                    except _TransientFailure as failure:
-                        last = failure
-                        raise
-        except _TransientFailure as failure:
-            raise LinkedInCapiError(
-                f"LinkedIn {what} failed after {attempts} attempt(s); the last answer was "
-                f"{failure.description}",
-                status=failure.status,
-                code=failure.code,
-            ) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: str | None = None,
-        body: Any = None,
-        restli_method: str | None = None,
-        recover: Callable[[], _Reply | None] | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-    ) -> _Reply:
-        """One logical call with pacing, auth renewal and retries; returns any non-retryable answer.
-
-        :param recover: for calls that are unsafe to repeat (a create): asked before each retry that follows
-            an ambiguous failure; a reply it returns ends the call instead of a second request.
-        """
-        url = f"{self.config.base_url}{path}" + (f"?{query}" if query else "")
-        data = None if body is None else orjson.dumps(body, default=_json_default)
-        ambiguous_before = False
-
-        def before_retry(failure: _TransientFailure) -> _Reply | None:
-            nonlocal ambiguous_before
-            ambiguous_before = ambiguous_before or failure.ambiguous
-            if recover is not None and failure.ambiguous:
-                return recover()
-            return None
-
-        def attempt(number: int) -> _Reply:
-            reply = self._send(method, url, path, data, restli_method, number, timeout or self.timeout)
-            reply.after_ambiguous_failure = ambiguous_before
-            return reply
-
-        return self._with_retries(
-            f"{method} {path}", attempt, max_retries=max_retries, before_retry=before_retry
-        )
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        data: bytes | None,
-        restli_method: str | None,
-        number: int,
-        timeout: float,
-    ) -> _Reply:
-        token = self._current_token()
-        renewed = waited = False
-        while True:
-            self.rate_limiter.acquire()
-            headers = standard_headers(
-                token.value, self.api_version, restli_method=restli_method, json_body=data is not None
-            )
-            try:
-                response = transport.send(
-                    self.get_conn(), method, url, data=data, headers=headers, timeout=timeout, what=path
-                )
-            except _TRANSPORT_ERRORS as err:
-                connect_failed = isinstance(err, requests.exceptions.ConnectTimeout)
-                raise _TransientFailure(
-                    f"{type(err).__name__}: {err}", ambiguous=not connect_failed
-                ) from None
-            status = response.status_code
-            self.log.debug(
-                "LinkedIn %s %s -> %s (attempt %d, x-li-uuid %s)",
-                method,
-                path,
-                status,
-                number,
-                response.headers.get("x-li-uuid"),
-            )
-            payload = decode_json(response.content)
-            if status == 401:
-                problem = error_body(status, payload, response.reason)
-                if not self.config.uses_refresh_token:
-                    raise LinkedInCapiAuthError(
-                        f"LinkedIn refused the static access token of connection "
-                        f"{self.linkedin_capi_conn_id!r} ({problem.describe()}). Put a valid token into the "
-                        "connection's 'access_token' extra, or use 'refresh_token' with the app's client id "
-                        "and secret instead.",
-                        status=status,
-                        code=problem.code,
-                    )
-                if not waited and may_be_unpropagated(token, problem.service_error_code, time.time()):
-                    waited = True
-                    self.log.info(
-                        "A fresh LinkedIn token was refused as revoked; waiting for it to propagate"
-                    )
-                    time.sleep(self.token_propagation_wait)
-                    continue
-                if not renewed:
-                    renewed = True
-                    self.log.info("LinkedIn answered 401 (%s); refreshing the access token", problem.code)
-                    token = self._replace_rejected_token(token)
-                    continue
-                raise LinkedInCapiAuthError(
-                    f"LinkedIn refused a freshly refreshed access token of connection "
-                    f"{self.linkedin_capi_conn_id!r} ({problem.describe()}). The refresh token in the "
-                    "'refresh_token' extra no longer gives a usable token: check that the app still has the "
-                    "Conversions API product and the member an ad-account role, or re-authorise the app and "
-                    "put the new refresh token into the connection.",
-                    status=status,
-                    code=problem.code,
-                )
-            if status == 426:
-                problem = error_body(status, payload, response.reason)
-                raise LinkedInCapiVersionError(
-                    f"LinkedIn no longer serves LinkedIn-Version {self.api_version} "
-                    f"({problem.describe()}). Set the 'api_version' extra of connection "
-                    f"{self.linkedin_capi_conn_id!r} (or the hook's api_version) to a currently active "
-                    "YYYYMM month; LinkedIn serves about the last 12.",
-                    status=status,
-                    code=problem.code,
-                )
-            if is_retryable(status):
-                problem = error_body(status, payload, response.reason)
-                raise _TransientFailure(
-                    problem.describe(),
-                    status=status,
-                    code=problem.code,
-                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                    ambiguous=status != 429,
-                )
-            return _Reply(status=status, headers=response.headers, payload=payload)
-
-    def _raise_for_error(self, reply: _Reply, what: str) -> None:
-        if reply.ok:
-            return
-        problem = error_body(reply.status, reply.payload)
-        message = f"{what} failed: LinkedIn answered {problem.describe()}"
-        if reply.status == 404:
-            raise LinkedInCapiNotFoundError(message, status=404, code=problem.code)
-        if reply.status == 403:
-            # A missing scope, role or product: task retries would only repeat the refusal, so fail now.
-            raise LinkedInCapiAuthError(
-                f"{message} (connection {self.linkedin_capi_conn_id!r}: {FORBIDDEN_HINT})",
-                status=403,
-                code=problem.code,
-            )
-        raise LinkedInCapiError(message, status=reply.status, code=problem.code)
 
     # ------------------------------------------------------------------ conversion events
 
@@ -589,19 +106,6 @@ class LinkedInCapiHook(BaseHook):
         self._raise_for_error(reply, "Sending conversion events")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def deliver_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> DeliveryResult:
-        """Deliver every event LinkedIn will take, and say why it refused the others.
-
-        On a rejected batch, the elements LinkedIn names are dropped (with its message) and the rest is
-        resent; when it names none, the batch is split in halves until the culprits are isolated, unless
-        the pieces show the refusal is about the request (then it fails). Requests per batch are bounded;
-        see :mod:`~airflow_provider_linkedin_capi.hooks.batch_delivery`. Elements that a 200 answers with
-        their own 429 or 5xx (whether LinkedIn does that is UNKNOWN) are resent after a backoff, at most
-        ``max_retries`` times. Indices in the result refer to ``events``. A failure part-way raises with
-        ``delivered_before_failure`` set.
-        """
-        return deliver_events(self, events)
-
     # ------------------------------------------------------------------ conversion rules
 
     def _account_urn(self, account: object | None) -> str:
@@ -628,9 +132,10 @@ class LinkedInCapiHook(BaseHook):
     ) -> dict[str, Any]:
         """Create a Conversions API rule and return LinkedIn's entity (with ``id``).
 
-        LinkedIn has no idempotency key for creates (contract §3.1): a repeated POST makes a second rule. So
-        after a dropped connection or a 5xx the rule is first looked up by name (created in the last five
-        minutes, same type, CONVERSIONS_API) and only re-created if it is not there.
+        LinkedIn has no idempotency key for creates (docs/linkedin-contract.md §3.1): a repeated POST
+        makes a second rule. So after a dropped connection or a 5xx the rule is first looked up by name
+        (created in the last five minutes, same type, CONVERSIONS_API) and only re-created if it is not
+        there.
 
         :param auto_association: ``autoAssociationType`` query parameter (``ALL_CAMPAIGNS``,
             ``OBJECTIVE_BASED``, ``NONE``; values THIRD-PARTY sourced), applied once, at creation.
@@ -651,7 +156,7 @@ class LinkedInCapiHook(BaseHook):
         query = f"autoAssociationType={quote(auto_association, safe='')}" if auto_association else None
         started_ms = int(time.time() * 1000)
 
-        def recover() -> _Reply | None:
+        def recover() -> Reply | None:
             rule = self._find_recent_rule(account_urn, name, conversion_type, started_ms)
             if rule is None:
                 return None
@@ -661,7 +166,7 @@ class LinkedInCapiHook(BaseHook):
                 name,
                 rule.get("id"),
             )
-            return _Reply(status=201, headers={"x-restli-id": str(rule.get("id"))}, payload=rule)
+            return Reply(status=201, headers={"x-restli-id": str(rule.get("id"))}, payload=rule)
 
         reply = self._request("POST", "/conversions", query=query, body=body, recover=recover)
         self._raise_for_error(reply, f"Creating conversion rule {name!r}")
@@ -720,9 +225,10 @@ class LinkedInCapiHook(BaseHook):
     def list_conversion_rules(self, account: object | None = None) -> list[dict[str, Any]]:
         """Every rule of the account, following ``start``/``count`` pages until an empty one.
 
-        LinkedIn reports ``paging.total`` as -1 on this finder (contract §3.3.1), so it cannot be used, and
-        whether it caps ``count`` below what was asked is UNKNOWN: a short page is therefore not taken as the
-        last one (missing a rule would make the create operator make a duplicate). The walk is bounded: see
+        LinkedIn reports ``paging.total`` as -1 on this finder (docs/linkedin-contract.md §3.3.1), so it
+        cannot be used, and whether it caps ``count`` below what was asked is UNKNOWN: a short page is
+        therefore not taken as the last one (missing a rule would make the create operator make a
+        duplicate). The walk is bounded: see
         :func:`~airflow_provider_linkedin_capi.hooks.paging.walk_pages`.
         """
         account_urn = self._account_urn(account)
@@ -735,8 +241,9 @@ class LinkedInCapiHook(BaseHook):
     def update_conversion_rule(self, rule_id: object, account: object | None = None, **changes: Any) -> None:
         """PARTIAL_UPDATE top-level fields of a rule (``{"patch": {"$set": changes}}``).
 
-        ``account`` only selects the rule: LinkedIn does not let a rule change account (THIRD-PARTY, contract
-        §7.9), and the keyword cannot reach the patch. ``campaigns`` replaces the whole list; use
+        ``account`` only selects the rule: LinkedIn does not let a rule change account (THIRD-PARTY,
+        docs/linkedin-contract.md §7.9), and the keyword cannot reach the patch. ``campaigns`` replaces the
+        whole list; use
         :meth:`associate_campaigns` to add links.
         """
         if not changes:
@@ -757,15 +264,15 @@ class LinkedInCapiHook(BaseHook):
     def associate_campaigns(self, rule_id: object, campaign_ids: Iterable[object]) -> dict[str, int]:
         """Link campaigns to a rule with batch PUTs; returns campaign URN -> LinkedIn's status per link.
 
-        The keys travel in the query string (``ids=List(...)``), which LinkedIn caps at 4 KB (contract
-        §1.15), so the campaigns are sent in as many batch requests as needed to keep every query under
-        that limit (about 36 campaigns each; 250 campaigns take 7 requests). A repeated link is harmless
-        (PUT re-asserts it), so these requests are retried freely.
+        The keys travel in the query string (``ids=List(...)``), which LinkedIn caps at 4 KB
+        (docs/linkedin-contract.md §1.15), so the campaigns are sent in as many batch requests as needed
+        to keep every query under that limit (about 36 campaigns each; 250 campaigns take 7 requests). A
+        repeated link is harmless (PUT re-asserts it), so these requests are retried freely.
         """
         conversion = urns.conversion_rule_urn(rule_id)
         campaigns = list(dict.fromkeys(urns.campaign_urn(c) for c in campaign_ids))
         statuses: dict[str, int] = {}
-        for chunk in _chunks_under_query_limit([(association_key(c, conversion), c) for c in campaigns]):
+        for chunk in chunks_under_query_limit([(association_key(c, conversion), c) for c in campaigns]):
             keys = [key for key, _ in chunk]
             reply = self._request(
                 "PUT",
@@ -775,7 +282,7 @@ class LinkedInCapiHook(BaseHook):
                 restli_method="BATCH_UPDATE",
             )
             self._raise_for_error(reply, f"Linking {len(chunk)} campaign(s) to {conversion}")
-            statuses.update(_batch_statuses(reply, [c for _, c in chunk]))
+            statuses.update(batch_statuses(reply, [c for _, c in chunk]))
         failed = sum(1 for status in statuses.values() if not 200 <= status < 300)
         self.log.info("Linked %d campaign(s) to %s (%d refused)", len(statuses) - failed, conversion, failed)
         return statuses
@@ -802,7 +309,7 @@ class LinkedInCapiHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Prove the credentials and the version: get a token, then read one rule of the ad account."""
         try:
-            self._current_token()
+            self._tokens.current()
             api_version = self.api_version
             version = f"LinkedIn-Version {api_version} (expected sunset {expected_sunset(api_version)})"
             account = self.ad_account_id
@@ -818,51 +325,4 @@ class LinkedInCapiHook(BaseHook):
                 f"conversion rules of {account_urn} ({len(page)} on the first page)"
             )
         except Exception as err:  # the answer reaches users who may not read the secrets: none in it
-            return False, failure_text(err, self.__dict__.get("config"), self._token)
-
-
-def _batch_statuses(reply: _Reply, campaigns: list[str]) -> dict[str, int]:
-    payload = reply.payload if isinstance(reply.payload, Mapping) else {}
-    statuses = dict.fromkeys(campaigns, reply.status)
-    for section in ("results", "errors"):
-        entries = payload.get(section)
-        if not isinstance(entries, Mapping):
-            continue
-        for key, entry in entries.items():
-            campaign = campaign_of_key(str(key))
-            if campaign in statuses and isinstance(entry, Mapping) and "status" in entry:
-                statuses[campaign] = int(entry["status"])
-    return statuses
-
-
-def _chunks_under_query_limit(items: list[tuple[str, str]]) -> Iterable[list[tuple[str, str]]]:
-    overhead = len("ids=List()")
-    chunk: list[tuple[str, str]] = []
-    length = overhead
-    for item in items:
-        added = len(item[0]) + (1 if chunk else 0)
-        if chunk and length + added > MAX_QUERY_LENGTH:
-            yield chunk
-            chunk, length, added = [], overhead, len(item[0])
-        chunk.append(item)
-        length += added
-    if chunk:
-        yield chunk
-
-
-def _backoff(first: float, longest: float) -> wait_exponential_jitter:
-    """Doubling waits from ``first`` with up to ``first`` of jitter, capped at ``longest``."""
-    try:
-        return wait_exponential_jitter(multiplier=first, max=longest, jitter=first)
-    except TypeError:  # tenacity < 9.1 names the first wait ``initial``
-        return wait_exponential_jitter(initial=first, max=longest, jitter=first)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    raise TypeError(f"cannot send a {type(value).__name__} to LinkedIn as JSON")
+            return False, failure_text(err, self.__dict__.get("config"), self._tokens.held)

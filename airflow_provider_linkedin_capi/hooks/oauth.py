@@ -2,8 +2,8 @@
 
 The hooks own the HTTP; this module owns what goes into the token request and what comes out of it, so both
 hooks refresh, time out and fail the same way. LinkedIn answers a dead refresh token either with the
-documented ``invalid_request`` + "invalid, expired or revoked" or with ``invalid_grant`` (contract §5.4-5.5);
-both mean a human must re-authorise the app, so neither is ever retried.
+documented ``invalid_request`` + "invalid, expired or revoked" or with ``invalid_grant``
+(docs/linkedin-contract.md §5.4-5.5); both mean a human must re-authorise the app, so neither is ever retried.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ REFRESH_MARGIN_SECONDS = 300.0
 REFRESH_TOKEN_WARNING_DAYS = 30
 _DEAD_GRANT_TEXT = "invalid, expired or revoked"
 # LinkedIn may refuse a token minted moments ago as revoked (401, serviceErrorCode 65601) until it has
-# reached every server (contract §7.11, THIRD-PARTY). Only a token this young is given time to propagate.
+# reached every server (docs/linkedin-contract.md §7.11, THIRD-PARTY). Only a token this young is given time
+# to propagate.
 FRESH_TOKEN_SECONDS = 120.0
 REVOKED_ACCESS_TOKEN = 65601
 
@@ -62,7 +63,10 @@ def may_be_unpropagated(token: AccessToken, service_error_code: int | None, now:
 
 
 def refresh_form(config: LinkedInCapiConnectionConfig) -> dict[str, str]:
-    """The form LinkedIn documents (§5.1): all four fields, the client secret in the body, not Basic auth."""
+    """The form LinkedIn documents: all four fields, the client secret in the body, not Basic auth.
+
+    See docs/linkedin-contract.md §5.1.
+    """
     if not config.refresh_token:
         raise ValueError("the connection has no refresh token to exchange")
     return {
@@ -110,7 +114,10 @@ def parse_token_response(payload: Any, now: float) -> AccessToken:
 
 
 def static_token(value: str) -> AccessToken:
-    """A Direct API token: LinkedIn reports it as non-expiring (§5.9), so it is never refreshed."""
+    """A Direct API token: LinkedIn reports it as non-expiring, so it is never refreshed.
+
+    See docs/linkedin-contract.md §5.9.
+    """
     return AccessToken(value=value)
 
 
@@ -154,7 +161,10 @@ def is_dead_grant(error: str, description: str) -> bool:
 def warn_if_refresh_token_expiring(
     token: AccessToken, now: float, log: logging.Logger | Any, conn_id: str | None = None
 ) -> bool:
-    """Log a warning a month before the refresh token dies: refreshing does not extend it (§5.2)."""
+    """Log a warning a month before the refresh token dies: refreshing does not extend it.
+
+    See docs/linkedin-contract.md §5.2.
+    """
     if token.refresh_token_expires_at is None:
         return False
     days_left = (token.refresh_token_expires_at - now) / 86400

@@ -1,9 +1,9 @@
 """Client-side pacing, so that LinkedIn rarely has to answer 429.
 
-LinkedIn counts per member token (600 requests/minute for CAPI, a third-party figure, contract §6.2), and
-a 429 carries no ``Retry-After`` (§6.3), so waiting before sending is cheaper than backing off after. One
-bucket per connection id per process: every hook built for that connection (several operators in one
-worker, a hook per batch) draws from the same budget.
+LinkedIn counts per member token (600 requests/minute for CAPI, a third-party figure,
+docs/linkedin-contract.md §6.2), and a 429 carries no ``Retry-After`` (§6.3), so waiting before sending is
+cheaper than backing off after. One bucket per connection id per process: every hook built for that connection
+(several operators in one worker, a hook per batch) draws from the same budget.
 
 The bucket holds at most 10 % of the minute's budget and refills the other 90 % evenly over the minute, so
 no 60-second window can see more than ``requests_per_minute`` requests (burst + refill = budget). Callers

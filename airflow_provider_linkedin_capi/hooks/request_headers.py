@@ -1,8 +1,8 @@
 """The headers every LinkedIn call carries, in one place for the sync and the async hook.
 
 ``X-Restli-Protocol-Version: 2.0.0`` is sent everywhere: without it LinkedIn parses compound keys and
-``List(...)`` parameters with Rest.li 1.0 rules (contract §1.4). ``LinkedIn-Version`` is never implied by
-LinkedIn (§1.3), so a missing one is a 400.
+``List(...)`` parameters with Rest.li 1.0 rules (docs/linkedin-contract.md §1.4). ``LinkedIn-Version`` is
+never implied by LinkedIn (§1.3), so a missing one is a 400.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Reading LinkedIn's answers: error envelopes, retry decisions, ``Retry-After``.
 
 Shared by the sync and async hooks so both classify a status the same way. Error text is taken only from
-LinkedIn's JSON envelope (``message``/``code``/``serviceErrorCode``, contract §2.3); a non-JSON body (a
-proxy's HTML page) is never copied into an exception, because exception text reaches the Airflow UI.
+LinkedIn's JSON envelope (``message``/``code``/``serviceErrorCode``, docs/linkedin-contract.md §2.3); a
+non-JSON body (a proxy's HTML page) is never copied into an exception, because exception text reaches the
+Airflow UI.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A longer Retry-After is shortened to this, so one header cannot park a task (or a trigger) for hours; the
 # retry budget (``max_retries``) still bounds how often that happens.
 MAX_RETRY_AFTER_SECONDS = 900.0
-# Appended to every 403: LinkedIn's message names only the resource, not which of these is missing (§5.7).
+# Appended to every 403: LinkedIn's message names only the resource, not which of these is missing
+# (docs/linkedin-contract.md §5.7).
 FORBIDDEN_HINT = (
     "the token needs the rw_conversions and r_ads scopes, the authorising member an ad-account role other "
     "than VIEWER (e.g. CAMPAIGN_MANAGER or ACCOUNT_MANAGER), and the app the Conversions API product; a task "
@@ -72,7 +74,9 @@ def is_retryable(status: int) -> bool:
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta or HTTP date); LinkedIn does not send it today (§6.3).
+    """Seconds from a ``Retry-After`` header (delta or HTTP date).
+
+    LinkedIn does not send it today (docs/linkedin-contract.md §6.3).
 
     ``None`` (use the backoff) when the header is missing or unusable; ``float()`` also accepts ``nan`` and
     ``inf``, which would crash ``time.sleep`` or stall a retry, so they count as unusable. At most

@@ -1,17 +1,21 @@
 """Rest.li 2.0 keys and lists, built by hand.
 
 ``requests``/``httpx`` ``params=`` percent-encode ``(``, ``,`` and ``)``, which turns a Rest.li list or
-compound key into a single opaque string that LinkedIn rejects (contract §4.11). So query strings that carry
-Rest.li structure are assembled here: only URN *values* are encoded (``:`` -> ``%3A``), the structure stays
-literal, and nothing is encoded twice (a ``%253A`` key is a 400, §4.3).
+compound key into a single opaque string that LinkedIn rejects (docs/linkedin-contract.md §4.11). So query
+strings that carry Rest.li structure are assembled here: only URN *values* are encoded (``:`` -> ``%3A``), the
+structure stays literal, and nothing is encoded twice (a ``%253A`` key is a 400, §4.3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote, unquote
 
 from airflow_provider_linkedin_capi import urns
+
+# LinkedIn refuses query strings over 4 KB with a 414 (docs/linkedin-contract.md §1.15); stay a little under.
+MAX_QUERY_LENGTH = 4000
 
 
 def encode_urn(urn: str) -> str:
@@ -52,3 +56,34 @@ def campaign_of_key(key: str) -> str | None:
         if position >= 0:
             end = min(end, position)
     return text[start:end] or None
+
+
+def batch_statuses(reply: Any, campaigns: list[str]) -> dict[str, int]:
+    """Campaign URN -> status of its link in a batch PUT answer (the batch's own unless one is given)."""
+    payload = reply.payload if isinstance(reply.payload, Mapping) else {}
+    statuses = dict.fromkeys(campaigns, reply.status)
+    for section in ("results", "errors"):
+        entries = payload.get(section)
+        if not isinstance(entries, Mapping):
+            continue
+        for key, entry in entries.items():
+            campaign = campaign_of_key(str(key))
+            if campaign in statuses and isinstance(entry, Mapping) and "status" in entry:
+                statuses[campaign] = int(entry["status"])
+    return statuses
+
+
+def chunks_under_query_limit(items: list[tuple[str, str]]) -> Iterable[list[tuple[str, str]]]:
+    """``(key, campaign)`` pairs in runs whose ``ids=List(...)`` query is under :data:`MAX_QUERY_LENGTH`."""
+    overhead = len("ids=List()")
+    chunk: list[tuple[str, str]] = []
+    length = overhead
+    for item in items:
+        added = len(item[0]) + (1 if chunk else 0)
+        if chunk and length + added > MAX_QUERY_LENGTH:
+            yield chunk
+            chunk, length, added = [], overhead, len(item[0])
+        chunk.append(item)
+        length += added
+    if chunk:
+        yield chunk

@@ -13,19 +13,27 @@ Redirects are never followed: a 307/308 from the token endpoint would re-post th
 refresh token to wherever ``Location`` points, and a redirect from the API would carry the bearer token
 there. A 3xx is an error naming the status and the host it pointed to (never the whole URL, whose query
 could hold anything).
+
+Around the exchange sit the retries both hooks share: which failures another attempt may fix
+(:class:`TransientFailure`), the one backoff formula (:func:`backoff_wait`) and the tenacity policy built
+on it (:func:`retry_policy`). What an answer means (a 401, a 426, a 403...) is read in
+:mod:`~airflow_provider_linkedin_capi.hooks.answers`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import requests
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 
@@ -187,3 +195,157 @@ async def _exchange(
         return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason_phrase)
     finally:
         await response.aclose()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Retries: which failures another attempt may fix, how long to wait, when to stop. One policy for both hooks
+# (tenacity's ``Retrying`` in tasks, ``AsyncRetrying`` in the triggerer) and for resending elements.
+
+#: Failures of the exchange itself (no answer, or half of one); another attempt may get through.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    httpx.TransportError,
+)
+#: Failures where the request surely never reached the server, so repeating it cannot act twice.
+_NEVER_SENT = (requests.exceptions.ConnectTimeout, httpx.ConnectTimeout, httpx.ConnectError)
+
+T = TypeVar("T")
+
+
+class TransientFailure(Exception):
+    """A failure that another attempt may fix; ``ambiguous`` when LinkedIn may have acted on the request."""
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = True,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+def transport_failure(err: Exception) -> TransientFailure:
+    """A dropped connection, timeout or broken body, as a failure worth another attempt."""
+    return TransientFailure(f"{type(err).__name__}: {err}", ambiguous=not isinstance(err, _NEVER_SENT))
+
+
+def backoff_wait(retry: int, first: float, longest: float) -> float:
+    """Seconds before retry number ``retry`` (1 for the first): the one backoff formula of the provider.
+
+    ``first`` doubled per retry plus up to ``first`` of jitter (so clients that failed together do not
+    retry together), never more than ``longest``: tenacity's ``wait_exponential_jitter``.
+    """
+    return max(0.0, min(longest, first * 2 ** (retry - 1) + random.uniform(0, first)))
+
+
+def retry_policy(
+    what: str, *, attempts: int, first: float, longest: float, log: logging.Logger | Any
+) -> dict[str, Any]:
+    """Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``: retry :class:`TransientFailure`.
+
+    A ``Retry-After`` the answer carried wins over the backoff.
+    """
+
+    def wait(state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, TransientFailure) and failure.retry_after is not None:
+            return failure.retry_after
+        return backoff_wait(state.attempt_number, first, longest)
+
+    def log_retry(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "LinkedIn %s: %s (attempt %d of %d); retrying in %.2fs",
+            what,
+            getattr(failure, "description", failure),
+            state.attempt_number,
+            attempts,
+            state.next_action.sleep if state.next_action else 0.0,
+        )
+
+    return {
+        "stop": stop_after_attempt(attempts),
+        "wait": wait,
+        "retry": retry_if_exception_type(TransientFailure),
+        "before_sleep": log_retry,
+        "reraise": True,
+    }
+
+
+def retries_exhausted(what: str, attempts: int, failure: TransientFailure) -> LinkedInCapiError:
+    """The error once every attempt failed, naming the last failure (never a body or a header)."""
+    if failure.status is None:
+        return LinkedInCapiError(
+            f"Could not reach LinkedIn for {what}: {failure.description} (failed after {attempts} "
+            "attempt(s))",
+            code=failure.code,
+        )
+    return LinkedInCapiError(
+        f"LinkedIn {what} failed after {attempts} attempt(s); the last answer was {failure.description}",
+        status=failure.status,
+        code=failure.code,
+    )
+
+
+async def with_retries_async(
+    what: str,
+    attempt: Callable[[int], Awaitable[T]],
+    *,
+    attempts: int,
+    first: float,
+    longest: float,
+    log: logging.Logger | Any,
+) -> T:
+    """Await ``attempt(number)`` until it returns, retrying :class:`TransientFailure` with the backoff."""
+    policy = retry_policy(what, attempts=attempts, first=first, longest=longest, log=log)
+    try:
+        async for state in AsyncRetrying(**policy):
+            with state:
+                return await attempt(state.retry_state.attempt_number)
+    except TransientFailure as failure:
+        raise retries_exhausted(what, attempts, failure) from None
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+
+def with_retries(
+    what: str,
+    attempt: Callable[[int], T],
+    *,
+    attempts: int,
+    first: float,
+    longest: float,
+    log: logging.Logger | Any,
+    before_retry: Callable[[TransientFailure], T | None] | None = None,
+) -> T:
+    """Call ``attempt(number)`` until it returns, retrying :class:`TransientFailure` with the backoff.
+
+    :param before_retry: asked before each retry with the failure that caused it; a value it returns ends
+        the call (a create that may have happened is looked up rather than repeated).
+    """
+    policy = retry_policy(what, attempts=attempts, first=first, longest=longest, log=log)
+    last: TransientFailure | None = None
+    try:
+        for state in Retrying(**policy):
+            with state:
+                if last is not None and before_retry is not None:
+                    recovered = before_retry(last)
+                    if recovered is not None:
+                        return recovered
+                try:
+                    return attempt(state.retry_state.attempt_number)
+                except TransientFailure as failure:
+                    last = failure
+                    raise
+    except TransientFailure as failure:
+        raise retries_exhausted(what, attempts, failure) from None
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

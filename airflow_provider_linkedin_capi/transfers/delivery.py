@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 from airflow_provider_linkedin_capi.transfers.message_scrub import scrubbed_message, scrubbed_path
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejection_for_event
 
@@ -69,7 +70,7 @@ class EventDelivery:
             self._count(events, rows, {}, ())
             return
         try:
-            result = self.hook.deliver_conversion_events(events)
+            result = deliver_events(self.hook, events)
         except LinkedInCapiError as error:
             partial = error.delivered_before_failure
             if partial is not None and (partial.accepted or partial.rejected):

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -58,7 +59,7 @@ def test_a_request_level_refusal_is_not_split_down_to_single_events(hostile):
     server, hook = hostile
     server.handler = lambda request: Answer(400, REFUSAL)
     with pytest.raises(LinkedInCapiError, match=r"HTTP 400.*not permitted for this application") as failure:
-        hook.deliver_conversion_events(_events(5000))
+        deliver_events(hook, _events(5000))
     assert _posts(server) == 7  # the batch, its halves, its quarters: not 9,999
     partial = failure.value.delivered_before_failure
     assert (partial.accepted, partial.rejected) == (0, {})  # not sent, and not rejected_by_linkedin
@@ -70,7 +71,7 @@ def test_a_refusal_of_both_single_halves_is_request_level(hostile):
     server, hook = hostile
     server.handler = lambda request: Answer(422, REFUSAL | {"status": 422})
     with pytest.raises(LinkedInCapiError, match="HTTP 422") as failure:
-        hook.deliver_conversion_events(_events(2))
+        deliver_events(hook, _events(2))
     assert _posts(server) == 3
     partial = failure.value.delivered_before_failure
     assert (partial.accepted, partial.rejected, partial.unsent) == (0, {}, (0, 1))
@@ -104,7 +105,7 @@ def test_one_named_element_per_answer_keeps_requests_per_batch_logarithmic(hosti
         422, {"status": 422, "message": "Index: 0, ERROR :: /user/userIds :: value is not valid"}
     )
     with pytest.raises(LinkedInCapiError, match="naming only 1 element") as failure:
-        hook.deliver_conversion_events(_events(size))
+        deliver_events(hook, _events(size))
     bound = 2 * math.ceil(math.log2(size)) + 5
     assert _posts(server) <= bound
     partial = failure.value.delivered_before_failure
@@ -125,7 +126,7 @@ def test_a_few_named_elements_one_per_answer_are_all_resolved(hostile):
         return Answer(200, {"elements": [{"status": 201}] * len(sent)})
 
     server.handler = first_bad_only
-    result = hook.deliver_conversion_events(_events(100))
+    result = deliver_events(hook, _events(100))
     assert (result.accepted, sorted(result.rejected), result.requests) == (97, [3, 17, 40], 4)
 
 

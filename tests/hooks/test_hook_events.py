@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import MAX_BATCH_SIZE, BatchResult
+from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 
 REQUIRED = "field is required but not found and has no default value"
 
@@ -46,7 +47,7 @@ def test_deliver_drops_named_elements_and_resends_the_rest(hook, sandbox, rule, 
     events = make_events(rule["id"], 40)
     poisoned = {3, 17, 39}
     sandbox.admin.poison([events[i]["eventId"] for i in poisoned], message_format="indexed")
-    result = hook.deliver_conversion_events(events)
+    result = deliver_events(hook, events)
     assert result.accepted == 37
     assert set(result.rejected) == poisoned
     assert result.requests == 2
@@ -67,7 +68,7 @@ def test_elements_answered_with_a_retryable_status_are_resent(hook, sandbox, rul
     assert (first.status, first.accepted, first.retryable, first.errors) == (200, 28, (2, 29), {})
     assert not first.ok
 
-    result = hook.deliver_conversion_events(events)  # the two answer 503 once more, then 201
+    result = deliver_events(hook, events)  # the two answer 503 once more, then 201
     assert (result.accepted, result.rejected, result.requests) == (30, {}, 2)
     assert sandbox.admin.event_ids(rule["id"]) == {
         e["eventId"]: 2 - (i in flaky) for i, e in enumerate(events)
@@ -82,7 +83,7 @@ def test_elements_that_keep_failing_end_the_delivery_with_what_was_taken(
     sandbox.admin.fail_elements([events[4]["eventId"]], status=500, times=50)
 
     with pytest.raises(LinkedInCapiError, match="1 of its elements with a retryable status") as failure:
-        hook.deliver_conversion_events(events)
+        deliver_events(hook, events)
 
     partial = failure.value.delivered_before_failure
     assert (partial.accepted, partial.rejected, partial.unsent, partial.requests) == (9, {}, (4,), 3)
@@ -96,7 +97,7 @@ def test_deliver_bisects_when_linkedin_names_no_element(hook, sandbox, rule, mak
     first = hook.send_conversion_events(events)
     assert first.errors == {}
     assert first.message
-    result = hook.deliver_conversion_events(events)
+    result = deliver_events(hook, events)
     assert result.accepted == 62
     assert set(result.rejected) == poisoned
     # LinkedIn's own text for the element alone, for the rejects file
@@ -114,7 +115,7 @@ def test_deliver_mixes_indexed_validation_and_a_wrong_rule(hook, sandbox, rule, 
     events = make_events(rule["id"], 10)
     events[2]["conversion"] = f"urn:lla:llaPartnerConversion:{insight_tag['id']}"
     del events[7]["user"]["userIds"]
-    result = hook.deliver_conversion_events(events)
+    result = deliver_events(hook, events)
     assert set(result.rejected) == {2, 7}
     assert result.accepted == 8
     assert sandbox.admin.stats()["events_total"] == 8
@@ -212,7 +213,7 @@ def test_deliver_accepts_exactly_the_clean_events(
     rule = admin.create_rule(name="property", type="PURCHASE")
     events = make_events(rule["id"], 30)
     admin.poison([events[i]["eventId"] for i in poisoned], message_format=message_format)
-    result = hook.deliver_conversion_events(events)
+    result = deliver_events(hook, events)
     assert set(result.rejected) == poisoned
     assert result.accepted == 30 - len(poisoned)
     assert admin.event_ids(rule["id"]) == {e["eventId"]: 1 for i, e in enumerate(events) if i not in poisoned}

@@ -13,6 +13,7 @@ from airflow.sdk.log import redact
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.sandbox import CLIENT_SECRET, REFRESH_TOKEN, STATIC_ACCESS_TOKEN
+from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_no_secret_in_any_log_record(
         sandbox.admin.set_faults(
             [{"kind": "expire_token", "every": 2, "limit": 1}, {"kind": "503", "every": 3}]
         )
-        hook.deliver_conversion_events(events)
+        deliver_events(hook, events)
         hook.associate_campaigns(rule["id"], [1, 2])
         second_token = hook.get_access_token()
         sandbox.admin.set_faults([{"kind": "503", "every": 1}])
@@ -80,11 +81,11 @@ def test_minted_token_is_masked_by_airflow(hook, sandbox):
     assert redact(f"refresh: {REFRESH_TOKEN}") == "refresh: ***"
 
 
-def test_errors_never_carry_the_request_body(hook, sandbox, rule, make_events):
+def test_errors_never_carry_the_request_body(make_hook, sandbox, rule, make_events):
     events = make_events(rule["id"], 3)
+    hook = make_hook(retry_min_wait=0.0, retry_max_wait=0.0)
     hook.get_access_token()
     sandbox.admin.set_faults([{"kind": "500", "every": 1, "path": "/rest"}])
-    hook.retry_min_wait = hook.retry_max_wait = 0.0
     with pytest.raises(LinkedInCapiError) as info:
         hook.send_conversion_events(events)
     assert events[0]["eventId"] not in str(info.value)

@@ -82,11 +82,11 @@ def test_linkedin_messages_that_quote_a_name_are_recorded_without_it(tmp_path):
     class RefusingHook:
         """Answers like LinkedIn would if its validation message quoted the refused value."""
 
-        def deliver_conversion_events(self, events):
-            from airflow_provider_linkedin_capi.hooks.linkedin_capi import DeliveryResult
+        def send_conversion_events(self, events):
+            from airflow_provider_linkedin_capi.results import BatchResult
 
             message = "Index: 0, ERROR :: /user/userInfo/firstName :: value 'Raw' is not allowed"
-            return DeliveryResult(accepted=len(events) - 1, rejected={0: message}, requests=1)
+            return BatchResult(status=200, accepted=len(events) - 1, errors={0: message})
 
     path = tmp_path / "rejects.jsonl"
     with RejectionLog(str(path)) as rejections:

@@ -39,7 +39,7 @@ def test_postgres_rows_stream_through_a_named_server_side_cursor(
 ):
     """While batches are being delivered, the source session is FETCHing from a named cursor."""
     seen_statements: list[str] = []
-    deliver = LinkedInCapiHook.deliver_conversion_events
+    deliver = LinkedInCapiHook.send_conversion_events
     watcher = psycopg2.connect(postgres_dsn)
     watcher.autocommit = True
 
@@ -52,7 +52,7 @@ def test_postgres_rows_stream_through_a_named_server_side_cursor(
             seen_statements.extend(row[0] for row in cursor.fetchall())
         return deliver(self, events)
 
-    monkeypatch.setattr(LinkedInCapiHook, "deliver_conversion_events", deliver_and_look)
+    monkeypatch.setattr(LinkedInCapiHook, "send_conversion_events", deliver_and_look)
     try:
         summary = run_push(sql_conn_id=PG_CONN_ID, sql=f"SELECT * FROM {pg_crm} ORDER BY seq", batch_size=5)
     finally:

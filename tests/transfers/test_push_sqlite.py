@@ -439,7 +439,7 @@ def test_a_dry_run_reads_the_ledger_but_records_nothing(linkedin, sqlite_crm, cr
 def test_revoked_credentials_mid_run_fail_without_retry_and_say_what_was_delivered(
     linkedin, sqlite_crm, crm_rows, run_push, monkeypatch
 ):
-    deliver = LinkedInCapiHook.deliver_conversion_events
+    deliver = LinkedInCapiHook.send_conversion_events
     calls = []
 
     def deliver_then_revoke(self, events):
@@ -448,7 +448,7 @@ def test_revoked_credentials_mid_run_fail_without_retry_and_say_what_was_deliver
         linkedin.admin.revoke_tokens()  # revokes the refresh token too, as LinkedIn does
         return result
 
-    monkeypatch.setattr(LinkedInCapiHook, "deliver_conversion_events", deliver_then_revoke)
+    monkeypatch.setattr(LinkedInCapiHook, "send_conversion_events", deliver_then_revoke)
 
     with pytest.raises(LinkedInCapiAuthError) as failure:
         run_push(batch_size=8)

@@ -9,6 +9,7 @@ import pytest
 from airflow.models.trigger import Trigger
 from airflow.sdk.module_loading import import_string
 
+from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 
@@ -129,17 +130,17 @@ def test_reads_retry_with_the_connections_settings(sandbox, monkeypatch):
         "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
         sandbox.connection_json(max_retries=2, retry_min_wait=0.01, retry_max_wait=0.02),
     )
-    started = asyncio.run(
-        _timed_first_event(
-            make_trigger(conversion_rule_id=str(rule["id"]), wait_for="ready", min_campaigns=1)
-        )
-    )
-    assert started[0]["status"] == "success"
-    assert started[1] < 0.5  # the connection's short waits, not the default one-second backoff
+    waits: list[float] = []
+    backoff_wait = transport.backoff_wait
 
+    def recorded_backoff_wait(retry: int, first: float, longest: float) -> float:
+        waits.append(backoff_wait(retry, first, longest))
+        return waits[-1]
 
-async def _timed_first_event(trigger: LinkedInCapiConversionRuleTrigger) -> tuple[dict, float]:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    event = await asyncio.wait_for(_first_event(trigger), timeout=30)
-    return event, loop.time() - started
+    monkeypatch.setattr(transport, "backoff_wait", recorded_backoff_wait)
+    trigger = make_trigger(conversion_rule_id=str(rule["id"]), wait_for="ready", min_campaigns=1)
+    event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=30))
+    assert event["status"] == "success"
+    # Two 503s, two backoffs, each within the connection's short waits, not the default one-second backoff.
+    assert len(waits) == 2
+    assert all(0.01 <= wait <= 0.02 for wait in waits), waits

@@ -42,7 +42,7 @@ def test_reads_a_rule_and_masks_the_new_token(sandbox):
     entity, hook = read_rule(f"urn:lla:llaPartnerConversion:{rule['id']}")
     assert entity["id"] == rule["id"]
     assert entity["campaigns"] == ["urn:li:sponsoredCampaign:9"]
-    token = hook._token.value
+    token = hook._tokens._token.value
     assert redact(f"bearer {token}") == "bearer ***"
 
 
@@ -152,7 +152,7 @@ def test_an_old_token_refused_as_revoked_is_refreshed_without_waiting(sandbox):
     async def read_with_an_old_token() -> None:
         async with LinkedInCapiAsyncHook(token_propagation_wait=30) as hook:
             await hook.get_conversion_rule(rule["id"])
-            hook._token = replace(hook._token, obtained_at=0.0)
+            hook._tokens._token = replace(hook._tokens._token, obtained_at=0.0)
             await asyncio.to_thread(sandbox.admin.revoke_tokens)  # kills the refresh token too
             await hook.get_conversion_rule(rule["id"])
 
@@ -267,3 +267,17 @@ def test_a_non_finite_retry_after_falls_back_to_the_backoff(sandbox, retry_after
 
     assert asyncio.run(asyncio.wait_for(read(), timeout=10))["id"] == rule["id"]
     assert transport.faked == 1
+
+
+def test_a_refused_static_token_gets_the_same_advice_as_in_the_sync_hook(sandbox, monkeypatch):
+    # Both hooks read a 401 with hooks/answers.py: a static token is never refreshed, so the error says
+    # which field to fix instead of a bare "HTTP 401".
+    conn_id = use_connection(monkeypatch, sandbox, "linkedin_static_async", auth="access_token")
+    sandbox.admin.expire_tokens(include_static=True)
+    with pytest.raises(LinkedInCapiAuthError, match=r"static access token .*'access_token' extra") as raised:
+        read_rule(1, conn_id)
+    assert raised.value.status == 401
+    sync = LinkedInCapiHook(conn_id, requests_per_minute=1_000_000)
+    with pytest.raises(LinkedInCapiAuthError) as sync_raised:
+        sync.get_conversion_rule(1)
+    assert str(sync_raised.value).split(" (HTTP")[0] in str(raised.value)

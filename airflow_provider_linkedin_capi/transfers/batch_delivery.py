@@ -11,10 +11,13 @@ culprits are isolated. Three things keep that bounded against a LinkedIn (or a p
   The events of those pieces count as not sent, not as refused.
 - **Refusals that name elements one at a time** are given at most ``2*ceil(log2(n)) + 4`` rounds per batch
   of ``n``; past that, the delivery fails, keeping what was accepted and refused so far.
-- **A 200 that cannot be read** (an ``elements`` list of another length than was sent, a status that is not
-  an integer) is an error that counts only what is certain: elements with an integer status in a list of
-  the right length. The others count as not sent, so they are neither reported as delivered nor written to
-  a ledger; a re-run resends them with the same ``eventId``.
+- **A 200 that cannot be read** is an error that counts only what is certain (see
+  :mod:`~airflow_provider_linkedin_capi.hooks.batch_answers`); the rest counts as not sent.
+
+Elements that a 200 answers with their own 429 or 5xx (whether LinkedIn does that is UNKNOWN) are resent
+after the hook's backoff, at most ``max_retries`` times. This policy belongs to the transfer, beside the
+code that settles partial results; the hook only sends one batch
+(:meth:`~airflow_provider_linkedin_capi.hooks.linkedin_capi.LinkedInCapiHook.send_conversion_events`).
 """
 
 from __future__ import annotations
@@ -24,123 +27,27 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from airflow_provider_linkedin_capi.constants import MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks.responses import is_retryable
+from airflow_provider_linkedin_capi.hooks import transport
+from airflow_provider_linkedin_capi.hooks.batch_answers import LinkedInCapiUnreadableBatchAnswer
+from airflow_provider_linkedin_capi.results import BatchResult, DeliveryResult
 
-if TYPE_CHECKING:
-    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-
-MAX_BATCH_SIZE = 5000
 #: Splits after which a refusal every piece shares is taken as one about the request, not an element.
 REQUEST_LEVEL_DEPTH = 2
-#: One element of a BATCH_CREATE answer for an event LinkedIn took.
-_CREATED = {"status": 201}
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """LinkedIn's answer to one BATCH_CREATE.
+class BatchSender(Protocol):
+    """What the delivery needs of a hook: one BATCH_CREATE, the retry settings and a log."""
 
-    A 400 or 422 is returned here rather than raised: it is a data problem in some elements, which the
-    caller resolves (see :func:`deliver_events`).
+    max_retries: int
+    retry_min_wait: float
+    retry_max_wait: float
+    log: Any
 
-    :param status: HTTP status of the batch.
-    :param accepted: elements LinkedIn accepted.
-    :param errors: element index -> LinkedIn's text for it (from a 422, a 400 naming ``indices``, or
-        per-element statuses of a 200).
-    :param message: LinkedIn's message when it rejected the batch without naming any element.
-    :param retryable: indices whose per-element status in a 200 is 429 or 5xx: not taken, worth resending.
-    """
-
-    status: int
-    accepted: int
-    errors: dict[int, str] = field(default_factory=dict)
-    message: str | None = None
-    retryable: tuple[int, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300 and not self.errors and not self.retryable
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """Outcome of delivering a sequence of events, indices referring to the caller's sequence.
-
-    :param unsent: indices neither accepted nor refused, because LinkedIn failed before they were (only on
-        the result carried by a :class:`LinkedInCapiError` as ``delivered_before_failure``).
-    """
-
-    accepted: int
-    rejected: dict[int, str]
-    requests: int
-    unsent: tuple[int, ...] = ()
-
-
-class LinkedInCapiUnreadableBatchAnswer(LinkedInCapiError):
-    """A 200 BATCH_CREATE answer that does not say, element by element, what LinkedIn took.
-
-    ``taken`` and ``refused`` hold what it does say for certain (indices into the batch sent).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        taken: tuple[int, ...] = (),
-        refused: dict[int, str] | None = None,
-    ) -> None:
-        super().__init__(message, status=status, code=code)
-        self.taken = taken
-        self.refused = refused or {}
-
-
-def read_batch_success(status: int, payload: Any, count: int) -> BatchResult:
-    """The elements of a 2xx BATCH_CREATE answer (statuses in request order); raise when unreadable."""
-    elements = payload.get("elements") if isinstance(payload, Mapping) else None
-    if isinstance(elements, list) and len(elements) == count and elements.count(_CREATED) == count:
-        return BatchResult(status=status, accepted=count)  # the usual answer, compared in C
-    if not isinstance(elements, list) or len(elements) != count:
-        got = f"{len(elements)} elements" if isinstance(elements, list) else "no 'elements' list"
-        raise LinkedInCapiUnreadableBatchAnswer(
-            f"LinkedIn answered a batch of {count} event(s) with HTTP {status} and {got}, so which events it "
-            f"took is unknown; none of the {count} is counted as sent (a re-run resends them with the same "
-            "eventId)",
-            status=status,
-            taken=(),
-            refused={},
-        )
-    taken: list[int] = []
-    errors: dict[int, str] = {}
-    retryable: list[int] = []
-    unreadable: list[int] = []
-    for index, element in enumerate(elements):
-        element_status = element.get("status") if type(element) is dict else None
-        if type(element_status) is not int:
-            unreadable.append(index)
-        elif 200 <= element_status < 300:
-            taken.append(index)
-        elif is_retryable(element_status):
-            retryable.append(index)
-        else:
-            detail = element.get("error")
-            message = detail.get("message") if isinstance(detail, Mapping) else None
-            errors[index] = str(message or f"element status {element_status}")
-    if unreadable:
-        raise LinkedInCapiUnreadableBatchAnswer(
-            f"LinkedIn answered a batch of {count} event(s) with HTTP {status}, but {len(unreadable)} "
-            f"element(s) carry no integer status (the first at index {unreadable[0]}); only the {len(taken)} "
-            "with a success status are counted as sent, the others are not (a re-run resends them with the "
-            "same eventId)",
-            status=status,
-            taken=tuple(taken),
-            refused=errors,
-        )
-    return BatchResult(status=status, accepted=len(taken), errors=errors, retryable=tuple(retryable))
+    def send_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> BatchResult: ...
 
 
 @dataclass
@@ -166,7 +73,7 @@ class _Family:
 
 
 class _Delivery:
-    def __init__(self, hook: LinkedInCapiHook, events: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, hook: BatchSender, events: Sequence[Mapping[str, Any]]) -> None:
         self.hook = hook
         self.events = events
         self.accepted = 0
@@ -266,7 +173,7 @@ class _Delivery:
                 ),
                 again,
             )
-        wait = min(hook.retry_max_wait, hook.retry_min_wait * 2 ** (self.element_rounds - 1))
+        wait = transport.backoff_wait(self.element_rounds, hook.retry_min_wait, hook.retry_max_wait)
         hook.log.warning(
             "LinkedIn answered %d element(s) of a batch with a retryable status; resending them in %.2fs",
             len(again),
@@ -329,6 +236,10 @@ class _Delivery:
         )
 
 
-def deliver_events(hook: LinkedInCapiHook, events: Sequence[Mapping[str, Any]]) -> DeliveryResult:
-    """Deliver ``events`` through ``hook.send_conversion_events``; see the module's docstring."""
+def deliver_events(hook: BatchSender, events: Sequence[Mapping[str, Any]]) -> DeliveryResult:
+    """Deliver every event LinkedIn will take through ``hook``, and say why it refused the others.
+
+    Requests per batch of 5,000 are bounded (see the module). Indices in the result refer to ``events``. A
+    failure part-way raises with ``delivered_before_failure`` set: what was accepted, refused and not sent.
+    """
     return _Delivery(hook, events).run()
