@@ -38,7 +38,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from airflow_provider_linkedin_capi import urns
+from airflow_provider_linkedin_capi import metrics, urns
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiAuthError,
     LinkedInCapiConfigError,
@@ -370,6 +370,7 @@ class LinkedInCapiHook(BaseHook):
         token = self._with_retries("POST token_url (refresh)", attempt)
         mask_secret(token.value)
         self.token_refreshes += 1
+        metrics.count_token_refresh()
         days = (token.expires_at - time.time()) / 86400 if token.expires_at else None
         self.log.info(
             "Obtained a LinkedIn access token for connection %r (valid for %s days)",
@@ -400,6 +401,7 @@ class LinkedInCapiHook(BaseHook):
 
         def log_retry(state: RetryCallState) -> None:
             failure = state.outcome.exception() if state.outcome else None
+            metrics.count_retry(getattr(failure, "status", None))
             self.log.warning(
                 "LinkedIn %s: %s (attempt %d of %d); retrying in %.2fs",
                 what,

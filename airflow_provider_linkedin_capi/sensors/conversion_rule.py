@@ -19,6 +19,10 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.links.campaign_manager import (
+    LinkedInCampaignManagerLink,
+    remember_rule_page,
+)
 from airflow_provider_linkedin_capi.operators.templated_values import optional_account_id
 from airflow_provider_linkedin_capi.rule_status import (
     WAIT_FOR_CHOICES,
@@ -84,6 +88,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         "linkedin_capi_conn_id",
     )
     ui_color = "#0a66c2"
+    operator_extra_links = (LinkedInCampaignManagerLink(),)
 
     def __init__(
         self,
@@ -141,6 +146,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         rule_id, account, wait_for, min_campaigns = self._settings()
+        remember_rule_page(self, account or self.hook.ad_account_id, rule_id)
         self._events_since_ms = self._resolve_events_since(context) if wait_for == WAIT_FOR_EVENTS else None
         if not self.deferrable:
             return super().execute(context)
@@ -208,6 +214,8 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: its event carries the verdict, already judged by ``evaluate_rule``."""
         status = event.get("status")
+        rule_id, account, _, _ = self._settings()  # a resumed task is a new operator object
+        remember_rule_page(self, account or self.hook.ad_account_id, rule_id)
         if status == STATUS_SUCCESS:
             self.log.info(
                 "Conversion rule %s is %s", event.get("rule", {}).get("rule_id"), event.get("wait_for")

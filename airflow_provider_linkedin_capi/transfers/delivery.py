@@ -8,6 +8,7 @@ rows with LinkedIn's own message, so the rejects file explains them like any loc
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,8 @@ class EventDelivery:
         self.batches = 0
         self.first_event_ms: int | None = None
         self.last_event_ms: int | None = None
+        #: Wall-clock time (epoch seconds) at which the last batch was settled.
+        self.last_batch_at: float | None = None
 
     def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
         """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
@@ -104,6 +107,7 @@ class EventDelivery:
     ) -> None:
         """``not_taken``: the indices LinkedIn refused or never got to; all the others count as sent."""
         self.batches += 1
+        self.last_batch_at = time.time()
         if refused:
             record = self.rejections.record
             for index, message in sorted(refused.items()):

@@ -15,17 +15,23 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import requests
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 from airflow.sdk import BaseOperator
 
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.links.campaign_manager import (
+    LinkedInCampaignManagerLink,
+    remember_rule_page,
+)
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
+from airflow_provider_linkedin_capi.transfers.empty_result import check_on_empty, handle_empty_result
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
+from airflow_provider_linkedin_capi.transfers.push_telemetry import PushTelemetry
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 from airflow_provider_linkedin_capi.transfers.rule_gate import ConversionRuleGate
@@ -101,7 +107,14 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         one ledger per data interval (e.g. ``.../{{ ds }}``) so that a re-run after a failure or a killed
         worker resends nothing LinkedIn took, because whether LinkedIn deduplicates resent eventIds is
         UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
+    :param on_empty: What an empty query result means: ``"succeed"`` (default) succeeds with a warning,
+        ``"skip"`` skips the task, ``"fail"`` fails it without retries, naming the SQL connection and the
+        run's data interval.
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
+
+    The task shows a "Campaign Manager" link to ``conversion_rule_id``'s page, emits Airflow metrics
+    (``linkedin_capi.*``, see ``docs/metrics.md``) and, on Airflow 3.3+, keeps its progress in the task
+    state store so that a retry logs where the previous attempt stopped.
     """
 
     template_fields: Sequence[str] = (
@@ -130,6 +143,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "column_map": "json",
     }
     ui_color = "#0a66c2"
+    operator_extra_links = (LinkedInCampaignManagerLink(),)
 
     def __init__(
         self,
@@ -155,6 +169,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         progress_interval_seconds: float = 10.0,
         batch_per_rule: bool = False,
         ledger_path: str | None = None,
+        on_empty: str = "succeed",
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -180,6 +195,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.progress_interval_seconds = progress_interval_seconds
         self.batch_per_rule = batch_per_rule
         self.ledger_path = ledger_path
+        self.on_empty = on_empty
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._check_arguments()
 
@@ -188,6 +204,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise TypeError(f"batch_size must be an int, got {self.batch_size!r}")
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
+        check_on_empty(self.on_empty)
         if self.on_invalid not in ON_INVALID_CHOICES:
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
         if not is_templated(self.max_rejected_fraction):
@@ -205,6 +222,27 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         ConversionSettings(**_numeric_settings(literal_settings))
 
     def execute(self, context: Context) -> dict[str, Any]:
+        telemetry = PushTelemetry(context, self.log, dry_run=bool(self.dry_run))
+        outcome = "failed"
+        try:
+            telemetry.begin()
+            summary = self._execute(context, telemetry)
+            outcome = "success"
+            if not summary["rows_read"]:
+                handle_empty_result(
+                    self.on_empty, source=f"sql_conn_id {self.sql_conn_id!r}", context=context, log=self.log
+                )
+        except AirflowSkipException:
+            outcome = "skipped"
+            raise
+        except BaseException:
+            outcome = "failed"
+            raise
+        finally:
+            telemetry.finish(outcome)
+        return summary
+
+    def _execute(self, context: Context, telemetry: PushTelemetry) -> dict[str, Any]:
         settings = self._conversion_settings()
         try:  # rendered now: a typo in it fails the task before anything is read
             rejected_limit = _rejected_fraction_limit(self.max_rejected_fraction)
@@ -215,18 +253,24 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             rules = ConversionRuleGate(capi_hook)
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
+                remember_rule_page(self, capi_hook.ad_account_id, self.conversion_rule_id)
             source = get_db_hook(self.sql_conn_id, self.hook_params)
             rejects_path = str(self.rejects_path) if self.rejects_path else None
             progress = ProgressReporter(
-                self.log, self.progress_interval_seconds, verb="would be sent" if self.dry_run else "sent"
+                self.log,
+                self.progress_interval_seconds,
+                verb="would be sent" if self.dry_run else "sent",
+                on_report=telemetry.tick,
             )
             ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
+                telemetry.watch(delivery, rejections)
                 pipeline = self._push(source, settings, rules, rejections, delivery, progress)
         finally:
             capi_hook.close()
         summary = self._summary(pipeline.rows_read, delivery, rejections, rejects_path)
+        telemetry.rows_read = pipeline.rows_read
         progress.report_final(
             summary["rows_read"], summary["events_sent"], summary["events_rejected"], summary["rejections"]
         )

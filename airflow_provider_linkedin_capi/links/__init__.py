@@ -1,0 +1,1 @@
+"""Operator extra links: buttons in the Airflow UI that open what a task worked on, outside Airflow."""
