@@ -52,5 +52,7 @@ def handle_empty_result(
     if on_empty == "skip":
         raise AirflowSkipException(f"The query returned no rows ({where}); on_empty='skip'.")
     log.warning(
-        "The query returned no rows (%s); nothing was sent. Set on_empty to skip or fail instead.", where
+        "The query returned no rows (%s); nothing was sent (on_empty='succeed'; 'skip' or 'fail' would "
+        "stop the run here)",
+        where,
     )
