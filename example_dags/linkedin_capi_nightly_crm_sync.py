@@ -14,7 +14,10 @@ row that could not be sent.
    at least one campaign.
 4. **push_conversions** — run the SQL below on `params.sql_conn_id` for this run's data interval and stream
    the rows to LinkedIn in batches of up to 5,000; invalid rows go to a JSON-lines rejects file under
-   `params.rejects_dir/<dag_id>/<run_id>/`.
+   `params.rejects_dir/<dag_id>/<run_id>/`. It uses `on_empty="fail"`: a CRM that records conversions
+   every day returns no rows for a day only when something broke (the export did not land, the table or
+   the interval is wrong), so an empty day fails at once, without retries, naming the SQL connection and
+   the data interval. A CRM with quiet days should use `"succeed"` (a warning) or `"skip"`.
 5. **check_rejections** — fail loudly when more than `params.max_rejected_fraction` of the rows were
    rejected.
 
@@ -178,6 +181,8 @@ with DAG(
         conversion_rule_id=RULE_ID,
         key_columns=["crm_id"],
         rejects_path=REJECTS_PATH,
+        # Our CRM records conversions every day: no rows means a broken export, not a quiet day.
+        on_empty="fail",
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         pool=LINKEDIN_POOL,
     )
