@@ -11,7 +11,7 @@ summary of counts reaches XCom.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -222,6 +222,10 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         ConversionSettings(**_numeric_settings(literal_settings))
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self._run(context)
+
+    def _run(self, context: Context) -> dict[str, Any]:
+        """The push with its metrics, progress store and ``on_empty``; ``push_dataframe`` calls it too."""
         telemetry = PushTelemetry(context, self.log, dry_run=bool(self.dry_run))
         outcome = "failed"
         try:
@@ -230,7 +234,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             outcome = "success"
             if not summary["rows_read"]:
                 handle_empty_result(
-                    self.on_empty, source=f"sql_conn_id {self.sql_conn_id!r}", context=context, log=self.log
+                    self.on_empty, source=self._source_description(), context=context, log=self.log
                 )
         except AirflowSkipException:
             outcome = "skipped"
@@ -254,7 +258,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
                 remember_rule_page(self, capi_hook.ad_account_id, self.conversion_rule_id)
-            source = get_db_hook(self.sql_conn_id, self.hook_params)
+            source = self._row_source()
             rejects_path = str(self.rejects_path) if self.rejects_path else None
             progress = ProgressReporter(
                 self.log,
@@ -307,9 +311,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         try:
             spool_or_none = EventSpool() if validate_first else nullcontext()
             with collector_paused_for_old_objects(), spool_or_none as spool:
-                with open_row_stream(
-                    source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
-                ) as stream:
+                with self._open_rows(source) as stream:
                     builder = self._event_builder(stream.columns, settings)
                     pipeline.run(builder, stream.chunks(), spool.write if spool else delivery.deliver)
                 if spool is not None:
@@ -331,6 +333,20 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 exc.add_note(stopped)
             raise
         return pipeline
+
+    # Where rows come from: the three methods a push of another source (a DataFrame) overrides.
+
+    def _row_source(self) -> Any:
+        return get_db_hook(self.sql_conn_id, self.hook_params)
+
+    def _open_rows(self, source: Any) -> AbstractContextManager[Any]:
+        """A context manager giving an object with ``columns`` and ``chunks()`` (lists of row tuples)."""
+        return open_row_stream(
+            source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
+        )
+
+    def _source_description(self) -> str:
+        return f"sql_conn_id {self.sql_conn_id!r}"
 
     def _open_ledger(self) -> DeliveryLedger | None:
         if not self.ledger_path:
