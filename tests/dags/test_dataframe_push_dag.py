@@ -40,6 +40,16 @@ def test_the_interval_rows_go_through_the_dataframe_once(sandbox, crm_factory, l
         assert counts["events_sent"] == crm.valid_rows(day)
         assert counts["events_rejected"] == crm.dirty_rows(day)
 
+    # Airflow 3.3+: the push kept its progress in the task state store (3.1 and 3.2 have none).
+    if _has_task_state_store():
+        progress = _stored_progress(metadata_db, run.run_id, "push_conversions")
+        assert progress["finished"] is True
+        assert progress["try_number"] == 1
+        assert progress["events_sent"] == crm.valid_rows(day)
+        assert progress["events_rejected"] == crm.dirty_rows(day)
+        assert progress["rows_read"] == crm.rows_on(day)
+        assert progress["batches"] >= 1
+
 
 def test_a_day_without_rows_skips_the_push(sandbox, crm_factory, load_dag, metadata_db, today):
     crm_factory({today - timedelta(days=3): 10})
@@ -51,3 +61,23 @@ def test_a_day_without_rows_skips_the_push(sandbox, crm_factory, load_dag, metad
     states = metadata_db.task_states(DAG_ID, run.run_id)
     assert states[("push_conversions", -1)] == "skipped"
     assert sandbox.admin.events() == []
+
+
+def _has_task_state_store() -> bool:
+    try:
+        from airflow.sdk.execution_time.context import TaskStateStoreAccessor  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _stored_progress(metadata_db, run_id: str, task_id: str) -> dict:
+    import json
+    import sqlite3
+
+    with sqlite3.connect(metadata_db.path) as db:
+        ((value,),) = db.execute(
+            "SELECT value FROM task_state_store WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
+            (DAG_ID, run_id, task_id, "linkedin_capi.push_progress"),
+        ).fetchall()
+    return json.loads(value)
