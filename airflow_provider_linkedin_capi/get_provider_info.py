@@ -69,6 +69,8 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": CAMPAIGN_MANAGER_RULE_URL,
                         "default": CAMPAIGN_MANAGER_RULE_URL,
+                        # Airflow would otherwise fill the {...} with its own variables (3.1 crashes).
+                        "is_template": True,
                     }
                 },
             }

@@ -124,3 +124,15 @@ def test_config_defaults_match_the_code():
 
     option = get_provider_info()["config"]["linkedin_capi"]["options"]["campaign_manager_rule_url"]
     assert option["default"] == DEFAULT_RULE_URL
+
+
+def test_airflow_loads_the_provider_config_with_its_braces():
+    """Airflow fills ``{...}`` in config defaults with its variables unless told the value is a template."""
+    from airflow_provider_linkedin_capi.links.campaign_manager import DEFAULT_RULE_URL
+
+    code = (
+        "from airflow.configuration import conf; "
+        "print(conf.get('linkedin_capi', 'campaign_manager_rule_url'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == DEFAULT_RULE_URL

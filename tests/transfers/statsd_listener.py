@@ -93,7 +93,7 @@ def reinitialise_airflow_stats() -> None:
             from airflow.metrics.base_stats_logger import NoStatsLogger
 
             type(Stats).factory = NoStatsLogger
-        type(Stats).instance = None
+        Stats.instance = None  # the next use builds the client from the factory
         return
     stats.initialize(
         factory=stats_utils.get_stats_factory(),
