@@ -7,7 +7,8 @@ validation, batches, rejects file, ledger and summary.
 
 1. **prepare_conversions** (`@task`) reads the CRM rows of the run's data interval into a pandas
    DataFrame, keeps one row per CRM id and renames the columns to the provider's contract. It returns the
-   DataFrame, which Airflow stores in XCom (as Parquet, which needs `pyarrow`).
+   DataFrame, which Airflow stores in XCom (as Parquet, which needs `pyarrow`; Airflow 3.1 cannot store
+   a pandas 3 DataFrame, see `docs/dataframes.md`).
 2. **preview_conversions** (`@task`) calls `push_dataframe(frame, dry_run=True)`: everything but the
    POST, so a frame that is mostly invalid (a broken join, a renamed column) fails here, before anything
    reaches LinkedIn.
