@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_linkedin_capi import __version__
+from airflow_provider_linkedin_capi.links import CAMPAIGN_MANAGER_RULE_URL
 
 _INTEGRATION = "LinkedIn Conversions API"
 _PACKAGE = "airflow_provider_linkedin_capi"
+#: Released versions, newest first (each has a section in CHANGELOG.md).
+VERSIONS = [__version__]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -20,12 +23,19 @@ def get_provider_info() -> dict[str, Any]:
         "name": _INTEGRATION,
         "description": "Stream SQL query results to the LinkedIn Conversions API and manage the conversion "
         "rules and campaign links they need.",
-        "versions": [__version__],
+        "versions": VERSIONS,
         "integrations": [
             {
                 "integration-name": _INTEGRATION,
                 "external-doc-url": "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/"
                 "ads-reporting/conversions-api",
+                "how-to-guide": [
+                    "/docs/operators.md",
+                    "/docs/dataframes.md",
+                    "/docs/metrics.md",
+                ],
+                # Shipped inside the package, under the same relative path.
+                "logo": "/docs/integration-logos/linkedin-capi.svg",
                 "tags": ["service"],
             }
         ],
@@ -54,6 +64,25 @@ def get_provider_info() -> dict[str, Any]:
                 "to_openlineage_converter": f"{_PACKAGE}.assets.linkedin_capi.convert_asset_to_openlineage",
             }
         ],
+        "extra-links": [f"{_PACKAGE}.links.campaign_manager.LinkedInCampaignManagerLink"],
+        "config": {
+            "linkedin_capi": {
+                "description": "Settings of the LinkedIn Conversions API provider.",
+                "options": {
+                    "campaign_manager_rule_url": {
+                        "description": "Address of a conversion rule's page in Campaign Manager, for the "
+                        "tasks' 'Campaign Manager' link; {account} and {rule} stand for the numeric ids. "
+                        "LinkedIn does not document it (UNKNOWN), hence the setting.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": CAMPAIGN_MANAGER_RULE_URL,
+                        "default": CAMPAIGN_MANAGER_RULE_URL,
+                        # Airflow would otherwise fill the {...} with its own variables (3.1 crashes).
+                        "is_template": True,
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "connection-type": "linkedin_capi",

@@ -31,7 +31,11 @@ every campaign of the ad account, once, when the rule is created (never campaign
 the rule already exists), which is a reporting choice to make on purpose, not by default.
 4. **push_conversions** — run the SQL below on `params.sql_conn_id` for that day and stream the rows to
    LinkedIn in batches of up to 5,000; invalid rows go to a JSON-lines rejects file under
-   `params.rejects_dir/<dag_id>/<run_id>/`; what LinkedIn accepted is recorded in the day's ledger.
+   `params.rejects_dir/<dag_id>/<run_id>/`; what LinkedIn accepted is recorded in the day's ledger. It
+   uses `on_empty="fail"`: a CRM that records conversions every day returns no rows for a day only when
+   something broke (the export did not land, the table or the interval is wrong), so an empty day fails at
+   once, without retries, naming the SQL connection and the data interval. A CRM with quiet days should
+   use `"succeed"` (a warning) or `"skip"`.
 5. **check_rejections** — fail loudly when more than `params.max_rejected_fraction` of the rows were
    rejected.
 
@@ -217,6 +221,8 @@ with DAG(
         key_columns=["crm_id"],
         rejects_path=REJECTS_PATH,
         ledger_path=LEDGER_PATH,
+        # Our CRM records conversions every day: no rows means a broken export, not a quiet day.
+        on_empty="fail",
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         outlets=[LINKEDIN_CONVERSIONS],
         pool=LINKEDIN_POOL,

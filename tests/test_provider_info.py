@@ -8,6 +8,7 @@ import subprocess
 import sys
 from importlib import metadata
 from importlib.resources import files
+from pathlib import Path
 
 import jsonschema
 from packaging.utils import canonicalize_name
@@ -99,3 +100,62 @@ def test_airflow_cli_lists_provider_and_connection_type():
     assert DIST in _airflow_cli_json("providers", "list")
     hooks = _airflow_cli_json("providers", "hooks")
     assert "linkedin_capi" in hooks
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_extra_link_class_imports_and_is_an_operator_link():
+    from airflow.providers.common.compat.sdk import BaseOperatorLink
+
+    links = get_provider_info()["extra-links"]
+    assert links
+    for path in links:
+        module_name, _, class_name = path.rpartition(".")
+        link_class = getattr(importlib.import_module(module_name), class_name)
+        assert issubclass(link_class, BaseOperatorLink)
+
+
+def test_the_logo_ships_inside_the_package():
+    (integration,) = get_provider_info()["integrations"]
+    logo = integration["logo"]
+    assert logo.startswith("/docs/integration-logos/")
+    shipped = files("airflow_provider_linkedin_capi").joinpath(logo.lstrip("/"))
+    assert shipped.is_file()
+    assert shipped.read_text().lstrip().startswith("<svg")
+
+
+def test_how_to_guides_exist():
+    (integration,) = get_provider_info()["integrations"]
+    guides = integration["how-to-guide"]
+    assert "/docs/metrics.md" in guides
+    for guide in guides:
+        assert (REPO_ROOT / guide.lstrip("/")).is_file(), guide
+
+
+def test_versions_are_the_package_version_first_and_each_has_a_changelog_section():
+    versions = get_provider_info()["versions"]
+    assert versions[0] == importlib.import_module("airflow_provider_linkedin_capi").__version__
+    changelog = (REPO_ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in changelog
+    for version in versions:
+        assert f"## [{version}]" in changelog, version
+
+
+def test_config_defaults_match_the_code():
+    from airflow_provider_linkedin_capi.links.campaign_manager import DEFAULT_RULE_URL
+
+    option = get_provider_info()["config"]["linkedin_capi"]["options"]["campaign_manager_rule_url"]
+    assert option["default"] == DEFAULT_RULE_URL
+
+
+def test_airflow_loads_the_provider_config_with_its_braces():
+    """Airflow fills ``{...}`` in config defaults with its variables unless told the value is a template."""
+    from airflow_provider_linkedin_capi.links.campaign_manager import DEFAULT_RULE_URL
+
+    code = (
+        "from airflow.configuration import conf; "
+        "print(conf.get('linkedin_capi', 'campaign_manager_rule_url'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == DEFAULT_RULE_URL

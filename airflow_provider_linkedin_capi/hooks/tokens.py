@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow_provider_linkedin_capi import metrics
 from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
 from airflow_provider_linkedin_capi.hooks.oauth import (
     AccessToken,
@@ -55,7 +56,9 @@ def read_token_answer(
 
 
 def announce_token(token: AccessToken, config: LinkedInCapiConnectionConfig, log: Any) -> None:
-    """Log the new token's lifetime (never the token), and warn a month before the refresh token dies."""
+    """Log the new token's lifetime (never the token), count it, and warn a month before the refresh token
+    dies."""
+    metrics.count_token_refresh()
     now = time.time()
     days = (token.expires_at - now) / 86400 if token.expires_at else None
     log.info(

@@ -35,6 +35,7 @@ import httpx
 import requests
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from airflow_provider_linkedin_capi import metrics
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 
 #: Largest response body read from LinkedIn (or the sandbox); a larger one is an error.
@@ -264,6 +265,7 @@ def retry_policy(
 
     def log_retry(state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
+        metrics.count_retry(getattr(failure, "status", None))
         log.warning(
             "LinkedIn %s: %s (attempt %d of %d); retrying in %.2fs",
             what,

@@ -17,6 +17,10 @@ from airflow.sdk import BaseOperator
 from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID, LINKEDIN_BLUE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.links.campaign_manager import (
+    LinkedInCampaignManagerLink,
+    remember_rule_page,
+)
 from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions_api_rule, rule_usability
 from airflow_provider_linkedin_capi.rules.spec import ConversionRuleSpec, check_if_exists
 from airflow_provider_linkedin_capi.rules.status import linked_campaign_urns
@@ -88,6 +92,7 @@ class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
         "linkedin_capi_conn_id",
     )
     ui_color = LINKEDIN_BLUE
+    operator_extra_links = (LinkedInCampaignManagerLink(),)
 
     def __init__(
         self,
@@ -150,7 +155,13 @@ class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
             account = optional_account_id(self.ad_account_id)
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
+        result = self._create_or_reuse(spec, if_exists, account)
+        remember_rule_page(self, account or self.hook.ad_account_id, result["rule_id"])
+        return result
 
+    def _create_or_reuse(
+        self, spec: ConversionRuleSpec, if_exists: str, account: str | None
+    ) -> dict[str, Any]:
         existing = self._find_existing(spec.name, account)
         if existing is None:
             rule = self.hook.create_conversion_rule(
@@ -264,6 +275,7 @@ class LinkedInCapiAssociateCampaignsOperator(BaseOperator):
     )
     template_fields_renderers = {"campaign_ids": "py"}
     ui_color = LINKEDIN_BLUE
+    operator_extra_links = (LinkedInCampaignManagerLink(),)
 
     def __init__(
         self,
@@ -305,6 +317,7 @@ class LinkedInCapiAssociateCampaignsOperator(BaseOperator):
             )
 
         rule = self.hook.get_conversion_rule(rule_id, account=account)
+        remember_rule_page(self, account or rule.get("account") or self.hook.ad_account_id, rule_id)
         usability = rule_usability({**rule, "id": rule.get("id", rule_id)})
         if not usability.usable:
             # Linking still helps a disabled rule that is enabled later; it is the user's choice.

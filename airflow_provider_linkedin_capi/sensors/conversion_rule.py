@@ -20,6 +20,10 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID, LINKEDIN_BLUE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.links.campaign_manager import (
+    LinkedInCampaignManagerLink,
+    remember_rule_page,
+)
 from airflow_provider_linkedin_capi.rules.status import (
     WAIT_FOR_CHOICES,
     WAIT_FOR_EVENTS,
@@ -86,6 +90,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
         "linkedin_capi_conn_id",
     )
     ui_color = LINKEDIN_BLUE
+    operator_extra_links = (LinkedInCampaignManagerLink(),)
 
     def __init__(
         self,
@@ -152,6 +157,7 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         rule_id, account, wait_for, min_campaigns = self._settings()
+        remember_rule_page(self, account or self.hook.ad_account_id, rule_id)
         self._events_since_ms = self._resolve_events_since(context) if wait_for == WAIT_FOR_EVENTS else None
         if not self.deferrable:
             return super().execute(context)
@@ -220,6 +226,8 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: its event carries the verdict, already judged by ``evaluate_rule``."""
         status = event.get("status")
+        rule_id, account, _, _ = self._settings()  # a resumed task is a new operator object
+        remember_rule_page(self, account or self.hook.ad_account_id, rule_id)
         if status == STATUS_SUCCESS:
             self.log.info(
                 "Conversion rule %s is %s", event.get("rule", {}).get("rule_id"), event.get("wait_for")

@@ -8,6 +8,7 @@ rows with LinkedIn's own message, so the rejects file explains them like any loc
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
@@ -54,6 +55,8 @@ class EventDelivery:
         self.last_event_ms: int | None = None
         #: Events counted as sent, per conversion rule URN (for the asset events and lineage output).
         self.sent_per_rule: Counter[str] = Counter()
+        #: Wall-clock time (epoch seconds) at which the last batch was settled.
+        self.last_batch_at: float | None = None
 
     def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
         """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
@@ -111,6 +114,7 @@ class EventDelivery:
     ) -> None:
         """``not_taken``: the indices LinkedIn refused or never got to; all the others count as sent."""
         self.batches += 1
+        self.last_batch_at = time.time()
         if refused:
             record = self.rejections.record
             for index, message in sorted(refused.items()):

@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 class ProgressReporter:
     """Logs rows read, sent and rejected plus the rate, at most once every ``interval_seconds``."""
 
-    def __init__(self, log: logging.Logger, interval_seconds: float, *, verb: str = "sent") -> None:
+    def __init__(
+        self,
+        log: logging.Logger,
+        interval_seconds: float,
+        *,
+        verb: str = "sent",
+        on_report: Callable[[int, int, int], None] | None = None,
+    ) -> None:
         self.log = log
+        #: Also told the counts at every progress line (e.g. to keep them in Airflow's task state store).
+        self.on_report = on_report
         self.interval_seconds = interval_seconds
         self.verb = verb
         self.started = time.monotonic()
@@ -37,6 +46,8 @@ class ProgressReporter:
             events_rejected,
             rows_read / elapsed if elapsed > 0 else 0.0,
         )
+        if self.on_report is not None:
+            self.on_report(rows_read, events_sent, events_rejected)
 
     def report_final(
         self, rows_read: int, events_sent: int, events_rejected: int, rejections: Mapping[str, int]

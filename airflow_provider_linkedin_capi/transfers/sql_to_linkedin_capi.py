@@ -10,20 +10,25 @@ summary of counts reaches XCom.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import requests
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 from airflow.sdk import BaseOperator
 
 from airflow_provider_linkedin_capi.constants import LINKEDIN_BLUE, MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.links.campaign_manager import (
+    LinkedInCampaignManagerLink,
+    remember_rule_page,
+)
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.duplicates import ON_DUPLICATE_CHOICES, DuplicateFilter
+from airflow_provider_linkedin_capi.transfers.empty_result import check_on_empty, handle_empty_result
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
@@ -37,7 +42,9 @@ from airflow_provider_linkedin_capi.transfers.push_arguments import (
     rejected_fraction_limit,
 )
 from airflow_provider_linkedin_capi.transfers.push_outcome import interrupted_by_linkedin, stopped_after
+from airflow_provider_linkedin_capi.transfers.push_outputs import PushOutputs
 from airflow_provider_linkedin_capi.transfers.push_record import PushRecord
+from airflow_provider_linkedin_capi.transfers.push_telemetry import PushTelemetry
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 from airflow_provider_linkedin_capi.transfers.rule_gate import (
@@ -46,23 +53,19 @@ from airflow_provider_linkedin_capi.transfers.rule_gate import (
     max_distinct_rules_limit,
 )
 from airflow_provider_linkedin_capi.transfers.spool import EventSpool
+from airflow_provider_linkedin_capi.transfers.stop_on_kill import PushKilledError, StopOnKill
 from airflow_provider_linkedin_capi.utils.templated_values import is_templated
 
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 
 
-class PushKilledError(AirflowException):
-    """The task was killed (``on_kill``) and the push stopped between batches; retries may run it again."""
-
-
 ON_INVALID_CHOICES = ("skip", "fail")
 
 
-class SqlToLinkedInCapiOperator(BaseOperator):
+class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
     """
     Run a SQL query and send every valid row to the LinkedIn Conversions API as a conversion event.
 
@@ -132,7 +135,14 @@ class SqlToLinkedInCapiOperator(BaseOperator):
     :param max_distinct_rules: Most distinct rules a per-row ``conversion`` column may name in one push
         (default 100); each is read from LinkedIn once, and past the cap the task fails before another
         lookup, naming the column. (templated)
+    :param on_empty: What an empty query result means: ``"succeed"`` (default) succeeds with a warning,
+        ``"skip"`` skips the task, ``"fail"`` fails it without retries, naming the SQL connection and the
+        run's data interval.
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
+
+    The task shows a "Campaign Manager" link to ``conversion_rule_id``'s page, emits Airflow metrics
+    (``linkedin_capi.*``, see ``docs/metrics.md``) and, on Airflow 3.3+, keeps its progress in the task
+    state store so that a retry logs where the previous attempt stopped.
     """
 
     template_fields: Sequence[str] = (
@@ -162,6 +172,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "column_map": "json",
     }
     ui_color = LINKEDIN_BLUE
+    operator_extra_links = (LinkedInCampaignManagerLink(),)
 
     def __init__(
         self,
@@ -189,6 +200,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         batch_per_rule: bool = False,
         ledger_path: str | None = None,
         max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES,
+        on_empty: str = "succeed",
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -216,8 +228,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.batch_per_rule = batch_per_rule
         self.ledger_path = ledger_path
         self.max_distinct_rules = max_distinct_rules
+        self.on_empty = on_empty
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
-        # A plain flag (set from a signal handler, read between batches): an Event's lock cannot be copied.
         self._kill_requested = False
         #: What the current (or last) execution did, for asset events and OpenLineage; None before it starts.
         self._push_record: PushRecord | None = None
@@ -228,6 +240,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise TypeError(f"batch_size must be an int, got {self.batch_size!r}")
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
+        check_on_empty(self.on_empty)
         if self.on_invalid not in ON_INVALID_CHOICES:
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
         if self.on_duplicate not in ON_DUPLICATE_CHOICES:
@@ -257,6 +270,31 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise BadArgumentError(str(error)) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self._run(context)
+
+    def _run(self, context: Context) -> dict[str, Any]:
+        """The push with its metrics, progress store and ``on_empty``; ``push_dataframe`` calls it too."""
+        telemetry = PushTelemetry(context, self.log, dry_run=bool(self.dry_run))
+        outcome = "failed"
+        try:
+            telemetry.begin()
+            summary = self._execute(context, telemetry)
+            outcome = "success"
+            if not summary["rows_read"]:
+                handle_empty_result(
+                    self.on_empty, source=self._source_description(), context=context, log=self.log
+                )
+        except AirflowSkipException:
+            outcome = "skipped"
+            raise
+        except BaseException:
+            outcome = "failed"
+            raise
+        finally:
+            telemetry.finish(outcome)
+        return summary
+
+    def _execute(self, context: Context, telemetry: PushTelemetry) -> dict[str, Any]:
         settings = self._conversion_settings()
         try:  # rendered now: a typo in it fails the task before anything is read
             rejected_limit = rejected_fraction_limit(self.max_rejected_fraction)
@@ -268,20 +306,26 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             rules = ConversionRuleGate(capi_hook, rule_limit)
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
-            source = get_db_hook(self.sql_conn_id, self.hook_params)
+                remember_rule_page(self, capi_hook.ad_account_id, self.conversion_rule_id)
+            source = self._row_source()
             rejects_path = str(self.rejects_path) if self.rejects_path else None
             progress = ProgressReporter(
-                self.log, self.progress_interval_seconds, verb="would be sent" if self.dry_run else "sent"
+                self.log,
+                self.progress_interval_seconds,
+                verb="would be sent" if self.dry_run else "sent",
+                on_report=telemetry.tick,
             )
             ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
                 duplicates = DuplicateFilter(delivery.deliver, fail=self.on_duplicate == "fail")
                 self._push_record = PushRecord.start(capi_hook, delivery, dry_run=self.dry_run)
+                telemetry.watch(delivery, rejections)
                 pipeline = self._push(source, settings, rules, rejections, delivery, duplicates, progress)
         finally:
             capi_hook.close()
         summary = self._summary(pipeline.rows_read, delivery, duplicates, rejections, rejects_path)
+        telemetry.rows_read = pipeline.rows_read
         self._record_asset_events(context, summary)
         progress.report_final(
             summary["rows_read"], summary["events_sent"], summary["events_rejected"], summary["rejections"]
@@ -300,31 +344,6 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             )
         self._check_rejected_fraction(summary, rejected_limit)
         return summary
-
-    def _record_asset_events(self, context: Context, summary: dict[str, Any]) -> None:
-        """Put the run's counts on its ``linkedin-capi://`` outlets and resolve its asset aliases."""
-        from airflow_provider_linkedin_capi.transfers.asset_events import record_asset_events
-
-        self._push_record.summary = summary
-        record_asset_events(self.outlets, context.get("outlet_events"), self._push_record)
-
-    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
-        """Lineage before the push: the query's tables in, the operator's conversion rule out."""
-        from airflow_provider_linkedin_capi.transfers.lineage import push_lineage
-
-        return push_lineage(self, None)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
-        """Lineage after the push: every rule that received events, with the events sent to each."""
-        from airflow_provider_linkedin_capi.transfers.lineage import push_lineage
-
-        return push_lineage(self, self._push_record)
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
-        """Lineage of a failed push: what had been delivered before it stopped."""
-        from airflow_provider_linkedin_capi.transfers.lineage import push_lineage
-
-        return push_lineage(self, self._push_record)
 
     def _push(
         self,
@@ -355,9 +374,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         try:
             spool_or_none = EventSpool() if validate_first else nullcontext()
             with collector_paused_for_old_objects(), spool_or_none as spool:
-                with open_row_stream(
-                    source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
-                ) as stream:
+                with self._open_rows(source) as stream:
                     builder = self._event_builder(stream.columns, settings)
                     if spool is not None:
                         duplicates.sink = spool.write
@@ -388,22 +405,19 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise
         return pipeline
 
-    def on_kill(self) -> None:
-        """Ask the push to stop after the batch in flight (SIGTERM, a timeout, a task marked failed).
+    # Where rows come from: the three methods a push of another source (a DataFrame) overrides.
 
-        Airflow's task runner calls this from its SIGTERM handler and then lets ``execute`` go on, so the
-        push checks the request before each batch: the batch being sent finishes, is counted and written
-        to the ledger, and the task then fails saying what was and was not delivered.
-        """
-        self._kill_requested = True
+    def _row_source(self) -> Any:
+        return get_db_hook(self.sql_conn_id, self.hook_params)
 
-    def _unless_killed(self, sink: Callable[[list[dict[str, Any]], Sequence[int]], None]) -> Any:
-        def guarded(events: list[dict[str, Any]], rows: Sequence[int]) -> None:
-            if self._kill_requested:
-                raise PushKilledError("The task was killed; the push stopped before its next batch")
-            sink(events, rows)
+    def _open_rows(self, source: Any) -> AbstractContextManager[Any]:
+        """A context manager giving an object with ``columns`` and ``chunks()`` (lists of row tuples)."""
+        return open_row_stream(
+            source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
+        )
 
-        return guarded
+    def _source_description(self) -> str:
+        return f"sql_conn_id {self.sql_conn_id!r}"
 
     def _open_ledger(self) -> DeliveryLedger | None:
         if not self.ledger_path:

@@ -172,7 +172,7 @@ def test_a_scheduled_run_with_the_default_params_succeeds(sandbox, crm_factory, 
     """Unpaused as shipped (no campaign_ids), the DAG must not create an unlinked rule and wait on it.
 
     With no campaign_ids the rule is not linked, and the sensor waits only until the rule is enabled; the
-    default rejects_dir is used, and this run's folder is removed afterwards.
+    default rejects_dir and ledger_dir are used, and this run's folders are removed afterwards.
     """
     yesterday = today - timedelta(days=1)
     crm = crm_factory({yesterday: 120})
@@ -181,6 +181,9 @@ def test_a_scheduled_run_with_the_default_params_succeeds(sandbox, crm_factory, 
     # hour (dag.test() runs the deferred trigger inline). With the fix the first check already succeeds.
     wait = nightly.get_task("wait_for_rule_ready")
     wait.deferrable, wait.poke_interval, wait.timeout = False, 0.5, 10
+    # The default ledger folder outlives the test: an earlier run of it would make this one send nothing.
+    ledger = Path(nightly.params["ledger_dir"]) / DAG_ID / day
+    shutil.rmtree(ledger, ignore_errors=True)
 
     dag_run = _run(nightly, today, None)
 
@@ -201,3 +204,4 @@ def test_a_scheduled_run_with_the_default_params_succeeds(sandbox, crm_factory, 
             rejects = Path(summary["rejects_path"])
             assert rejects.parent.name == dag_run.run_id.replace(":", "-").replace("+", "_")
             shutil.rmtree(rejects.parent, ignore_errors=True)
+        shutil.rmtree(ledger, ignore_errors=True)
