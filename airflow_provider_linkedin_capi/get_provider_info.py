@@ -15,6 +15,8 @@ _INTEGRATION = "LinkedIn Conversions API"
 _PACKAGE = "airflow_provider_linkedin_capi"
 #: Released versions, newest first (each has a section in CHANGELOG.md).
 VERSIONS = [__version__]
+#: The label of the connection's ``port``: the port of the API base URL, checked against it by the hook.
+API_PORT_LABEL = "Port of the API base URL"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -88,15 +90,20 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "linkedin_capi",
                 "hook-class-name": f"{_PACKAGE}.hooks.linkedin_capi.LinkedInCapiHook",
                 "hook-name": _INTEGRATION,
+                # ``port`` is shown, not hidden: Airflow 3.3.1-3.3.2's Test button posts ``port: 0`` for a
+                # connection stored without a port, and the API refuses that as "host or port differs from
+                # the stored connection" (fixed in apache/airflow#73298). The port typed here makes it match.
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "extra"],
+                    "hidden-fields": ["schema", "extra"],
                     "relabeling": {
                         "login": "Client ID",
                         "password": "Client Secret",
                         "host": "API base URL (including /rest)",
+                        "port": API_PORT_LABEL,
                     },
                     "placeholders": {
                         "host": "https://api.linkedin.com/rest",
+                        "port": "443 for LinkedIn; the Test button of Airflow 3.3 needs it",
                         "login": "OAuth client id of your LinkedIn app",
                         "password": "OAuth client secret (only with a refresh token)",
                     },

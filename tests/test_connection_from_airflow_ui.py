@@ -13,11 +13,13 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from airflow import __version__ as airflow_version
 from packaging.version import Version
 
+from airflow_provider_linkedin_capi.get_provider_info import API_PORT_LABEL
 from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
@@ -114,6 +116,49 @@ def test_a_connection_made_in_the_ui_tests_green_and_pushes(airflow_api, sandbox
     summary = _push(tmp_path, monkeypatch, rule["id"])
     assert summary["events_sent"] == 3, summary
     assert sandbox.admin.stats()["events_total"] == 3
+
+
+def _row_test_button_body(shown: dict) -> dict:
+    """What the Test button of Airflow 3.3's connection list posts: ``port`` is ``Number(port)``, so 0 for
+    a connection stored without one, which the API then refuses as "host or port differs"."""
+    return {
+        **shown,
+        "description": shown["description"] or "",
+        "schema": shown["schema"] or "",
+        "port": shown["port"] or 0,
+    }
+
+
+def test_the_form_shows_the_port_and_the_list_test_button_then_tests_green(airflow_api, sandbox):
+    """The form shows ``port`` (labelled, with a placeholder) so that a user fills it; saved with the
+    port the user typed, the connection passes the list's Test button."""
+    answer = airflow_api.get("/ui/connections/hook_meta")
+    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    port_field = meta["standard_fields"]["port"]
+    assert port_field["hidden"] is False, port_field
+    assert port_field["title"] == API_PORT_LABEL
+    assert "443" in port_field["placeholder"]
+    # What the Add form posts when the user typed the port of the API URL (the sandbox's here).
+    created = airflow_api.post(
+        "/api/v2/connections",
+        json={
+            "connection_id": CONN_ID,
+            "conn_type": "linkedin_capi",
+            "host": sandbox.rest_url,
+            "port": urlsplit(sandbox.rest_url).port,
+            "login": CLIENT_ID,
+            "password": CLIENT_SECRET,
+            "extra": json.dumps({"refresh_token": REFRESH_TOKEN, "ad_account_id": AD_ACCOUNT_ID}),
+        },
+    )
+    assert created.status_code == 201, created.text
+    shown = airflow_api.get(f"/api/v2/connections/{CONN_ID}").json()
+
+    tested = airflow_api.post("/api/v2/connections/test", json=_row_test_button_body(shown))
+
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["status"] is True, tested.json()
+    assert sandbox.admin.stats()["tokens_issued"] == 1
 
 
 def test_testing_the_stored_connection_with_a_foreign_oauth_url_sends_no_secret(airflow_api, sandbox):

@@ -23,7 +23,11 @@ from typing import Any, Protocol, TypeVar
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError
 from airflow_provider_linkedin_capi.hooks.secret_text import MASK, has_control_character
-from airflow_provider_linkedin_capi.hooks.token_endpoint import LINKEDIN_TOKEN_URL, token_url_for
+from airflow_provider_linkedin_capi.hooks.token_endpoint import (
+    LINKEDIN_TOKEN_URL,
+    check_api_port,
+    token_url_for,
+)
 
 CONN_TYPE = "linkedin_capi"
 DEFAULT_HOST = "https://api.linkedin.com/rest"
@@ -150,6 +154,7 @@ class LinkedInCapiConnectionConfig:
         access_token = _text(extra("access_token"))
         _check_credentials(where, client_id, client_secret, refresh_token, access_token)
         base_url = _base_url(host, port, schema)
+        check_api_port(base_url, port, where=where)
         oauth_url, oauth_url_name = renamed_extra("oauth_url")
         propagation_wait, propagation_wait_name = renamed_extra("propagation_wait")
 

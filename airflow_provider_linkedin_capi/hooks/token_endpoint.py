@@ -54,6 +54,24 @@ def token_url_for(
     )
 
 
+def check_api_port(base_url: str, port: int | None, *, where: str = "the LinkedIn connection") -> None:
+    """Refuse a ``port`` that differs from the API base URL's own port.
+
+    The URL in ``host`` decides where requests go; ``port`` is only filled so that Airflow 3.3's Test button
+    (which posts ``port: 0`` for a connection stored without one) matches the stored connection. A
+    different port would be silently ignored, so it is an error instead. ``0`` and empty mean unset.
+    """
+    api = _split(base_url)
+    if not port or api is None:  # an unusable base URL is reported by token_url_for
+        return
+    expected = _origin(api)[2]
+    if int(port) != expected:
+        raise LinkedInCapiConfigError(
+            f"{where}: port {port} differs from the port of the API base URL (host {api.hostname}, port "
+            f"{expected}); set the port to {expected} or leave it empty"
+        )
+
+
 def _split(url: str) -> SplitResult | None:
     try:
         parts = urlsplit(url.strip())

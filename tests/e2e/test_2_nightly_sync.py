@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 from e2e.runs import fail_unfinished_runs, task_instances, task_log, trigger, unpause, wait_for_run, xcom
 
@@ -33,7 +31,6 @@ def _assert_interval_delivered(deploy, received: dict[str, int], crm, run: dict)
     assert Path(summary["rejects_path"]).is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 8: default params link the rule to no campaign")
 def test_scheduled_run_with_default_params_succeeds(deployment, nightly_scheduled_run, crm):
     run = nightly_scheduled_run["run"]
     assert run["state"] == "success", run.get("wait_error", run)

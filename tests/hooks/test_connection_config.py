@@ -95,6 +95,16 @@ def test_hand_written_uri_with_host_port_and_schema():
     assert config.refresh_token == "abc"
 
 
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [(None, 443), ("https://api.linkedin.com/rest", 443), ("http://127.0.0.1:8765/rest", 8765), (None, 0)],
+)
+def test_a_port_that_matches_the_api_url_is_accepted(host, port):
+    """The form's port field is filled only so that Airflow 3.3's Test button matches the stored port."""
+    config = LinkedInCapiConnectionConfig.from_connection(_conn({"access_token": "a"}, host=host, port=port))
+    assert config.base_url == (host or DEFAULT_HOST)
+
+
 def test_legacy_prefixed_extras_are_read_after_plain_ones():
     config = LinkedInCapiConnectionConfig.from_connection(
         _conn(
@@ -131,6 +141,12 @@ def test_static_access_token_needs_no_client():
         ({"access_token": "a", "requests_per_minute": "lots"}, {}, "requests_per_minute"),
         ({"access_token": "a", "max_retries": -1}, {}, "max_retries"),
         ({"access_token": "a", "propagation_wait": "-0.5"}, {}, "propagation_wait"),
+        ({"access_token": "a"}, {"port": 8443}, r"port 8443 differs .*api\.linkedin\.com, port 443"),
+        (
+            {"access_token": "a"},
+            {"host": "http://127.0.0.1:8765/rest", "port": 443},
+            "port 443 differs .*port 8765.*set the port to 8765",
+        ),
     ],
 )
 def test_invalid_connections_name_the_field(extra, fields, match):
