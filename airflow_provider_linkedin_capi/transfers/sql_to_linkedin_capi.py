@@ -20,10 +20,12 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_MAX_IN_FLIGHT, in_flight_limit
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.templated_values import is_templated
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
+from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -101,6 +103,11 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         one ledger per data interval (e.g. ``.../{{ ds }}``) so that a re-run after a failure or a killed
         worker resends nothing LinkedIn took, because whether LinkedIn deduplicates resent eventIds is
         UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
+    :param max_in_flight: Batches sent at once (1 to 16) while the next ones are read and built, to hide
+        LinkedIn's time per request; every request still counts against the connection's
+        ``requests_per_minute``. Default: the connection's ``max_in_flight`` extra, else 4. 1 sends one
+        batch at a time. After a kill, a re-run with a ledger resends at most this many batches.
+        (templated)
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
     """
 
@@ -121,6 +128,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         "event_age_safety_margin_hours",
         "max_future_skew_seconds",
         "max_rejected_fraction",
+        "max_in_flight",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {
@@ -155,6 +163,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         progress_interval_seconds: float = 10.0,
         batch_per_rule: bool = False,
         ledger_path: str | None = None,
+        max_in_flight: int | str | None = None,
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -180,6 +189,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.progress_interval_seconds = progress_interval_seconds
         self.batch_per_rule = batch_per_rule
         self.ledger_path = ledger_path
+        self.max_in_flight = max_in_flight
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._check_arguments()
 
@@ -192,6 +202,8 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {self.on_invalid!r}")
         if not is_templated(self.max_rejected_fraction):
             _rejected_fraction_limit(self.max_rejected_fraction)
+        if not is_templated(self.max_in_flight):
+            in_flight_limit(self.max_in_flight)
         if self.fetch_size is not None and self.fetch_size < 1:
             raise ValueError(f"fetch_size must be at least 1, got {self.fetch_size}")
         if self.progress_interval_seconds <= 0:
@@ -206,12 +218,15 @@ class SqlToLinkedInCapiOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self._conversion_settings()
-        try:  # rendered now: a typo in it fails the task before anything is read
+        try:  # rendered now: a typo in them fails the task before anything is read
             rejected_limit = _rejected_fraction_limit(self.max_rejected_fraction)
+            max_in_flight = in_flight_limit(self.max_in_flight)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
         try:
+            if max_in_flight is None:
+                max_in_flight = capi_hook.config.max_in_flight or DEFAULT_MAX_IN_FLIGHT
             rules = ConversionRuleGate(capi_hook)
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
@@ -223,7 +238,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
             ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
-                pipeline = self._push(source, settings, rules, rejections, delivery, progress)
+                pipeline = self._push(source, settings, rules, rejections, delivery, progress, max_in_flight)
         finally:
             capi_hook.close()
         summary = self._summary(pipeline.rows_read, delivery, rejections, rejects_path)
@@ -247,8 +262,10 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         rejections: RejectionLog,
         delivery: EventDelivery,
         progress: ProgressReporter,
+        max_in_flight: int,
     ) -> RowPipeline:
-        """Validate every row and deliver the events; returns the pipeline, whose counts the summary uses."""
+        """Validate every row and deliver the events, up to ``max_in_flight`` batches at once; returns the
+        pipeline, whose counts the summary uses."""
         validate_first = self.on_invalid == "fail"
         pipeline = RowPipeline(
             rules,
@@ -262,20 +279,22 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         )
         try:
             spool_or_none = EventSpool() if validate_first else nullcontext()
-            with collector_paused_for_old_objects(), spool_or_none as spool:
+            window = InFlightWindow(delivery, max_in_flight)
+            with window, collector_paused_for_old_objects(), spool_or_none as spool:
                 with open_row_stream(
                     source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
                 ) as stream:
                     builder = self._event_builder(stream.columns, settings)
-                    pipeline.run(builder, stream.chunks(), spool.write if spool else delivery.deliver)
+                    pipeline.run(builder, stream.chunks(), spool.write if spool else window.submit)
                 if spool is not None:
                     self.log.info("All %d rows are valid; sending them", pipeline.rows_read)
                     batches = spool.batches(self.batch_size)
                     if self.batch_per_rule:
                         batches = batches_per_rule(batches, self.batch_size)
                     for events, rows in batches:
-                        delivery.deliver(events, rows)
+                        window.submit(events, rows)
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
+                window.finish()
         except (LinkedInCapiError, requests.RequestException) as exc:
             raise _interrupted(exc, delivery, rejections, pipeline.rows_read) from exc
         except Exception as exc:

@@ -450,7 +450,7 @@ def test_revoked_credentials_mid_run_fail_without_retry_and_say_what_was_deliver
     monkeypatch.setattr(LinkedInCapiHook, "deliver_conversion_events", deliver_then_revoke)
 
     with pytest.raises(LinkedInCapiAuthError) as failure:
-        run_push(batch_size=8)
+        run_push(batch_size=8, max_in_flight=1)
 
     assert isinstance(failure.value, AirflowFailException)
     assert "after 8 events were delivered in 1 batches" in str(failure.value)
