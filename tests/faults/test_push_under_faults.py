@@ -141,7 +141,8 @@ def test_linkedin_down_longer_than_the_retry_budget_fails_with_true_counts(
     if max_in_flight == 1:
         assert injected == 3
     else:
-        assert injected % 3 == 0 and 3 <= injected <= 3 * max_in_flight, injected
+        assert injected % 3 == 0, injected
+        assert 3 <= injected <= 3 * max_in_flight, injected
     message = str(failure.value)
     assert "503" in message, message
     # The message counts what LinkedIn accepted as delivered, and nothing more.
