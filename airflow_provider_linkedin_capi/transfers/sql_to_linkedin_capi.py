@@ -295,6 +295,13 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                         window.submit(events, rows)
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
                 window.finish()
+            if delivery.batches and not self.dry_run:
+                self.log.info(
+                    "Sent %d batch(es), at most %d at once (max_in_flight=%d)",
+                    delivery.batches,
+                    window.most_in_flight,
+                    max_in_flight,
+                )
         except (LinkedInCapiError, requests.RequestException) as exc:
             raise _interrupted(exc, delivery, rejections, pipeline.rows_read) from exc
         except Exception as exc:
