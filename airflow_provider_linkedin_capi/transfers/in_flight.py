@@ -15,8 +15,10 @@ What does not change with the number in flight:
   so no more than ``limit + 1`` batches exist at once (those in flight and the one being handed over);
 - after the first failure no new batch starts: the batches in flight finish and are settled, then that
   first failure is raised, so the counts in the task's failure message are exact;
-- when the task stops for any other reason (the database, a kill signal), the batches in flight are
-  still waited for and settled, so their accepted eventIds reach the ledger before the task ends.
+- when the task stops for any other reason (the database, an exception), the batches in flight are
+  still waited for and settled, so their accepted eventIds reach the ledger before the task ends;
+- :meth:`InFlightWindow.request_stop` (the operator's ``on_kill``, which Airflow calls on SIGTERM) makes
+  the next ``submit`` stop the push the same way: nothing new starts, what is in flight is settled.
 
 A window of 1 is the sequential push: one request at a time, on the same code path.
 """
@@ -27,6 +29,8 @@ import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowException
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
@@ -34,6 +38,10 @@ if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery, PendingBatch
 
 log = logging.getLogger(__name__)
+
+
+class PushStopped(AirflowException):
+    """The task was asked to stop (SIGTERM): the batches in flight were settled, no new one was sent."""
 
 
 class InFlightWindow:
@@ -54,14 +62,17 @@ class InFlightWindow:
         self._running: dict[Future[PendingBatch], int] = {}
         self._submitted = 0
         self._failure: Exception | None = None
+        self._stop_reason: str | None = None
         #: Most batches in flight at once during this push (for the log and the tests).
         self.most_in_flight = 0
 
     def submit(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
         """Start sending one batch, after waiting for a free place; raises the push's first failure."""
         self._settle_finished(block=False)
-        while self._failure is None and len(self._running) >= self.limit:
+        while self._failure is None and self._stop_reason is None and len(self._running) >= self.limit:
             self._settle_finished(block=True)
+        if self._failure is None and self._stop_reason is not None:
+            self._failure = PushStopped(self._stop_reason)
         if self._failure is not None:
             self._stop()
         batch = self.delivery.prepare(events, rows)
@@ -70,6 +81,13 @@ class InFlightWindow:
         self._submitted += 1
         self._running[self._pool.submit(self.delivery.send, batch)] = self._submitted
         self.most_in_flight = max(self.most_in_flight, len(self._running))
+
+    def request_stop(self, reason: str) -> None:
+        """Start no new batch: the next :meth:`submit` settles the batches in flight and raises.
+
+        Safe to call from a signal handler: it only sets a flag.
+        """
+        self._stop_reason = reason
 
     def settle_finished(self) -> None:
         """Settle the batches that have finished, without waiting (e.g. before a progress line)."""

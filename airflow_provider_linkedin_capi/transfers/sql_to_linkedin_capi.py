@@ -191,6 +191,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         self.ledger_path = ledger_path
         self.max_in_flight = max_in_flight
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
+        self._window: InFlightWindow | None = None
         self._check_arguments()
 
     def _check_arguments(self) -> None:
@@ -279,7 +280,7 @@ class SqlToLinkedInCapiOperator(BaseOperator):
         )
         try:
             spool_or_none = EventSpool() if validate_first else nullcontext()
-            window = InFlightWindow(delivery, max_in_flight)
+            window = self._window = InFlightWindow(delivery, max_in_flight)
             with window, collector_paused_for_old_objects(), spool_or_none as spool:
                 with open_row_stream(
                     source, self.sql, self.parameters, fetch_size=self.fetch_size or self.batch_size
@@ -313,6 +314,16 @@ class SqlToLinkedInCapiOperator(BaseOperator):
                 exc.add_note(stopped)
             raise
         return pipeline
+
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM: start no new batch, count and record those in flight, then stop.
+
+        The batches in flight finish first (each at most one request's retries), so their accepted
+        eventIds reach the ledger and a re-run resends none of them.
+        """
+        window = self._window
+        if window is not None:
+            window.request_stop("The task was asked to stop (SIGTERM); no new batch was started")
 
     def _open_ledger(self) -> DeliveryLedger | None:
         if not self.ledger_path:

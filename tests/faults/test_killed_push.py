@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -28,11 +29,14 @@ IN_FLIGHT = 4
 
 PUSH_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, signal, sys
     from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
     spec = json.loads(sys.argv[1])
-    summary = SqlToLinkedInCapiOperator(task_id="push", **spec).execute(context={})
+    operator = SqlToLinkedInCapiOperator(task_id="push", **spec)
+    # What Airflow's task runner does on SIGTERM: call the operator's on_kill, in the main thread.
+    signal.signal(signal.SIGTERM, lambda signum, frame: operator.on_kill())
+    summary = operator.execute(context={})
     print(json.dumps(summary))
     """
 )
@@ -59,28 +63,34 @@ def _wait_until(predicate, timeout: float, what: str, process: subprocess.Popen)
         time.sleep(0.05)
 
 
-def _push_killed_halfway(sandbox, table, kwargs: dict) -> int:
-    """Start the push in a worker-like process, SIGKILL it halfway, and return how many events landed."""
+def _push_killed_halfway(sandbox, table, kwargs: dict, signum: int = signal.SIGKILL) -> int:
+    """Start the push in a worker-like process, kill it halfway, and return how many events landed."""
     # Slow every events request down so that "halfway" lasts long enough to aim at.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.15, "path": "/rest/conversionEvents"}])
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; a pipe could fill up and block the push
     process = subprocess.Popen(
         [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
     )
     try:
         half = table.valid_rows // 2
         _wait_until(lambda: sandbox.admin.stats()["events_total"] >= half, 240, "half was delivered", process)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(30)
+        os.kill(process.pid, signum)
+        process.wait(60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(30)
-        if process.stderr is not None:
-            process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+        errors.seek(0)
+        stderr = errors.read()
+        errors.close()
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:  # the push stopped itself, after the batches in flight
+        assert process.returncode == 1
+        assert b"PushStopped" in stderr, stderr[-2000:]
     # A batch already in the sandbox's hands when the client died may still be stored: let it land.
     time.sleep(1.0)
     sandbox.admin.clear_faults()
@@ -141,3 +151,23 @@ def test_with_a_ledger_the_rerun_after_sigkill_resends_at_most_the_batches_in_fl
     assert total - table.valid_rows <= IN_FLIGHT * BATCH
     assert summary["already_delivered"] >= killed_total - IN_FLIGHT * BATCH
     assert summary["already_delivered"] + summary["events_sent"] == table.valid_rows
+
+
+@pytest.mark.timeout(300)
+def test_with_a_ledger_the_rerun_after_sigterm_resends_nothing(
+    fast_sandbox, crm_table, stored_events, tmp_path
+):
+    """SIGTERM (Airflow calls ``on_kill``): the batches in flight finish and reach the ledger, then the task
+    stops, so the re-run sends exactly the rows that were never delivered."""
+    sandbox = fast_sandbox
+    table = crm_table(ROWS, with_event_id=False)
+    rule_id = str(sandbox.admin.create_rule(name="terminated, with a ledger")["id"])
+    kwargs = {**_operator_kwargs(table, rule_id), "ledger_path": str(tmp_path / "ledger" / "2026-12-04")}
+
+    stopped_total = _push_killed_halfway(sandbox, table, kwargs, signal.SIGTERM)
+    summary = SqlToLinkedInCapiOperator(task_id="push", **kwargs).execute(context={})
+
+    assert summary["already_delivered"] == stopped_total
+    assert summary["already_delivered"] + summary["events_sent"] == table.valid_rows
+    assert len(stored_events(sandbox, rule_id)) == table.valid_rows
+    assert sandbox.admin.stats()["events_total"] == table.valid_rows
