@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ class Run:
     throttled: int
     most_at_once: int
     most_per_minute: int
+    #: CPU seconds the sandbox (another process on the same 2 cores) spent on this push: its own validation
+    #: and storage, which LinkedIn would do on its servers.
+    sandbox_cpu_s: float = 0.0
+    #: The machine's 1-minute load average when the push ended (2 cores: above 2, processes queue for CPU).
+    load_1min: float = 0.0
 
     @property
     def cpu_us_per_row(self) -> float:
@@ -102,7 +108,9 @@ def measure(
         f"  {kind:5s} {table.rows:>9,} rows, {latency * 1000:5.0f} ms/batch, {in_flight:2d} in flight ...",
         end="",
     )
+    sandbox_cpu = _process_cpu(sandbox)
     result = run_child(spec)
+    sandbox_cpu = _process_cpu(sandbox) - sandbox_cpu
     stats = sandbox.admin.stats()
     run = Run(
         kind=kind,
@@ -119,17 +127,27 @@ def measure(
         throttled=int(stats["requests_by_status"].get("429", 0)),
         most_at_once=int(stats["event_requests_max_concurrent"]),
         most_per_minute=int(stats["event_requests_max_per_minute"]),
+        sandbox_cpu_s=round(sandbox_cpu, 2),
+        load_1min=round(os.getloadavg()[0], 1),
     )
     print(
         f" {run.wall_s:6.1f}s wall, {run.cpu_s:5.1f}s CPU ({run.cpu_us_per_row:4.1f} us/row), "
-        f"{run.peak_rss_mb:4.0f} MB, at once {run.most_at_once}, per minute {run.most_per_minute}, "
+        f"{run.peak_rss_mb:4.0f} MB, sandbox {run.sandbox_cpu_s:5.1f}s CPU, load {run.load_1min:.1f}, "
+        f"at once {run.most_at_once}, per minute {run.most_per_minute}, "
         f"429s {run.throttled}, {'ok' if run.accepted_ok else 'MISMATCH'}",
         flush=True,
     )
     return run
 
 
-def run_all(rows: int, sweep_rows: int, in_flights: list[int]) -> list[Run]:
+def _process_cpu(sandbox: Any) -> float:
+    import psutil
+
+    times = psutil.Process(sandbox._process.pid).cpu_times()
+    return times.user + times.system
+
+
+def run_all(rows: int, sweep_rows: int, in_flights: list[int], latencies: list[float]) -> list[Run]:
     from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_API_VERSION
     from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 
@@ -144,7 +162,7 @@ def run_all(rows: int, sweep_rows: int, in_flights: list[int]) -> list[Run]:
             for in_flight in in_flights:
                 runs.append(measure(sandbox, conn, tables[rows], "main", in_flight, MAIN_LATENCY_S))
         if sweep_rows:
-            for latency in SWEEP_LATENCIES_S:
+            for latency in latencies:
                 for in_flight in in_flights:
                     runs.append(measure(sandbox, conn, tables[sweep_rows], "sweep", in_flight, latency))
         print(f"All measurements took {time.perf_counter() - started:.0f}s", flush=True)
@@ -202,14 +220,15 @@ def verdicts(runs: list[Run]) -> list[str]:
 def table_markdown(runs: list[Run]) -> str:
     lines = [
         "| run | rows | latency per batch | max_in_flight | wall s | CPU s | CPU us/row | peak RSS MB "
-        "| requests | most at once | most per minute | 429s | accepted ok |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| requests | most at once | most per minute | 429s | sandbox CPU s | load | accepted ok |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         lines.append(
             f"| {r.kind} | {r.rows:,} | {r.latency_s * 1000:,.0f} ms | {r.max_in_flight} | {r.wall_s:.1f} "
             f"| {r.cpu_s:.1f} | {r.cpu_us_per_row:.1f} | {r.peak_rss_mb:.0f} | {r.requests} "
-            f"| {r.most_at_once} | {r.most_per_minute} | {r.throttled} | {'yes' if r.accepted_ok else 'NO'} |"
+            f"| {r.most_at_once} | {r.most_per_minute} | {r.throttled} | {r.sandbox_cpu_s:.1f} "
+            f"| {r.load_1min:.1f} | {'yes' if r.accepted_ok else 'NO'} |"
         )
     return "\n".join(lines)
 
@@ -309,6 +328,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the main measurement (0: skip)")
     parser.add_argument("--sweep-rows", type=int, default=200_000, help="rows of the latency sweep (0: skip)")
     parser.add_argument("--in-flight", default="1,4,10")
+    parser.add_argument(
+        "--latencies",
+        default=",".join(f"{s:g}" for s in SWEEP_LATENCIES_S),
+        help="seconds per batch of the sweep",
+    )
     parser.add_argument("--out", type=Path, default=None, help="markdown file to write (docs/benchmarks.md)")
     parser.add_argument("--from-results", type=Path, default=None, help="re-render a saved results JSON")
     args = parser.parse_args()
@@ -318,7 +342,9 @@ def main() -> None:
     else:
         cmd = "python benchmarks/push_in_flight.py " + " ".join(sys.argv[1:])
         machine = machine_description()
-        runs = run_all(args.rows, args.sweep_rows, [int(n) for n in args.in_flight.split(",") if n])
+        in_flights = [int(n) for n in args.in_flight.split(",") if n]
+        latencies = [float(s) for s in args.latencies.split(",") if s]
+        runs = run_all(args.rows, args.sweep_rows, in_flights, latencies)
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         raw = RESULTS_DIR / f"in-flight-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
         raw.write_text(
