@@ -146,6 +146,12 @@ def get_provider_info() -> dict[str, Any]:
                         "600/min, third-party sourced).",
                         "schema": {"type": ["integer", "null"], "minimum": 1, "default": 600},
                     },
+                    "max_in_flight": {
+                        "label": "Event batches in flight",
+                        "description": "Batches of events a push sends at once, within the budget per "
+                        "minute (1 to 16; 1 sends one at a time). An operator's max_in_flight overrides it.",
+                        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 16, "default": 4},
+                    },
                     "timeout": {
                         "label": "HTTP timeout (seconds)",
                         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 60},

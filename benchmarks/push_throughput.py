@@ -381,7 +381,17 @@ For a function-level view, `python benchmarks/push_throughput.py --rows 100000 -
 The machine was shared with other work while measuring; CPU seconds are far less sensitive to that than
 wall time, which is why the targets are stated per CPU second.
 """
-    out.write_text(text)
+    out.write_text(text + _kept_in_flight_section(out))
+
+
+def _kept_in_flight_section(out: Path) -> str:
+    """The "Batches in flight" section ``push_in_flight.py`` wrote into ``out``, so a re-run keeps it."""
+    from push_in_flight import SECTION_BEGIN, SECTION_END
+
+    old = out.read_text() if out.exists() else ""
+    if SECTION_BEGIN not in old or SECTION_END not in old:
+        return ""
+    return "\n" + SECTION_BEGIN + old.split(SECTION_BEGIN, 1)[1].split(SECTION_END, 1)[0] + SECTION_END + "\n"
 
 
 def main() -> None:

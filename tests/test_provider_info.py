@@ -63,7 +63,17 @@ def test_connection_form_is_declarative_with_secrets_as_password_fields():
         "api_version",
         "ad_account_id",
         "requests_per_minute",
+        "max_in_flight",
     }
+    assert fields["max_in_flight"]["schema"]["default"] == 4
+    # Airflow masks extras whose name contains a sensitive word: the in-flight limit must not be one.
+    try:
+        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+    except ImportError:  # Airflow 3.1
+        from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+
+    assert not should_hide_value_for_key("max_in_flight")
+    assert should_hide_value_for_key("refresh_token")
     assert fields["refresh_token"]["schema"]["format"] == "password"
     assert fields["access_token"]["schema"]["format"] == "password"
     assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "Client Secret"

@@ -37,6 +37,11 @@ DEFAULT_TOKEN_URL = LINKEDIN_TOKEN_URL
 # with each release of this provider. Users pin their own with the connection's ``api_version`` extra.
 DEFAULT_API_VERSION = "202608"
 DEFAULT_REQUESTS_PER_MINUTE = 600
+# Event batches a push keeps in flight at once. Whether LinkedIn limits concurrent requests per token is
+# UNKNOWN; the budget per minute above bounds them anyway. The cap matches the keep-alive connections the
+# sync hook pools (16), so that no request has to open a connection of its own.
+DEFAULT_MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 16
 # Defaults of the HTTP settings a hook argument or a connection extra can override. Both hooks use these, so
 # a deferred sensor retries exactly like a poked one (README "The connection" documents the values).
 DEFAULT_TIMEOUT = 60.0
@@ -80,6 +85,7 @@ class LinkedInCapiConnectionConfig:
     access_token: str | None = field(default=None, repr=False)
     ad_account_id: str | None = None
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    max_in_flight: int | None = None
     timeout: float | None = None
     max_retries: int | None = None
     retry_min_wait: float | None = None
@@ -185,6 +191,7 @@ class LinkedInCapiConnectionConfig:
             ad_account_id=account,
             requests_per_minute=_number(where, "requests_per_minute", extra("requests_per_minute"), int, 1)
             or DEFAULT_REQUESTS_PER_MINUTE,
+            max_in_flight=in_flight_limit(extra("max_in_flight"), f"{where}: extra 'max_in_flight'"),
             timeout=_number(where, "timeout", extra("timeout"), float, 0.001),
             max_retries=_number(where, "max_retries", extra("max_retries"), int, 0),
             retry_min_wait=_number(where, "retry_min_wait", extra("retry_min_wait"), float, 0),
@@ -198,6 +205,27 @@ def first_set(explicit: T | None, configured: T | None, default: T) -> T:
     if explicit is not None:
         return explicit
     return default if configured is None else configured
+
+
+def in_flight_limit(value: Any, what: str = "max_in_flight") -> int | None:
+    """An in-flight limit from a connection extra or an operator argument (text from a template or URI
+    included); ``None`` when unset. Raises ``LinkedInCapiConfigError`` (a ``ValueError``) naming ``what``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
+        return None
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        number = None
+    if (
+        isinstance(value, bool)
+        or (isinstance(value, float) and not value.is_integer())
+        or number is None
+        or not 1 <= number <= MAX_IN_FLIGHT
+    ):
+        raise LinkedInCapiConfigError(
+            f"{what} must be a whole number from 1 to {MAX_IN_FLIGHT}, got {value!r}"
+        )
+    return number
 
 
 def _text(value: Any) -> str | None:

@@ -20,6 +20,7 @@ from airflow_provider_linkedin_capi.sandbox.config import (
     version_tuple,
 )
 from airflow_provider_linkedin_capi.sandbox.faults import FAULT_KINDS, DroppedConnection, FaultSpec
+from airflow_provider_linkedin_capi.sandbox.latency import parse_latency
 
 
 class _HideDroppedConnections(logging.Filter):
@@ -33,6 +34,13 @@ class _HideDroppedConnections(logging.Filter):
 def _fault(text: str) -> FaultSpec:
     try:
         return FaultSpec.from_cli(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _latency(text: str) -> dict[str, float]:
+    try:
+        return parse_latency(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -87,7 +95,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="KIND:opt=value,... with KIND in " + ", ".join(FAULT_KINDS) + " and options every, "
         "fraction, after, limit, path, delay, when; e.g. 429:every=7 drop:fraction=0.01,when=after",
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed for fractional faults")
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default={},
+        metavar="SPEC",
+        help="time per /conversionEvents request, as LinkedIn's own (UNKNOWN live): base_ms=N,"
+        "per_event_us=N,jitter_ms=N (or just N, the base in ms); e.g. base_ms=500,per_event_us=100 "
+        "takes 1 s per 5,000-event batch",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for fractional faults and jitter")
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -103,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         access_token_ttl=args.access_token_ttl,
         max_batch_size=args.max_batch_size,
         store=args.store,
+        **args.latency,
     )
     warning = loopback_warning(args.host)
     if warning:

@@ -8,6 +8,7 @@ milliseconds. Rest.li keys and lists are parsed from the raw URL (see ``restli.p
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -25,6 +26,7 @@ from airflow_provider_linkedin_capi.sandbox.auth import (
 )
 from airflow_provider_linkedin_capi.sandbox.config import SandboxConfig
 from airflow_provider_linkedin_capi.sandbox.faults import FaultInjectionMiddleware
+from airflow_provider_linkedin_capi.sandbox.latency import request_latency
 from airflow_provider_linkedin_capi.sandbox.ratelimit import THROTTLED_BODY
 from airflow_provider_linkedin_capi.sandbox.responses import li_error, li_response, plain_json
 from airflow_provider_linkedin_capi.sandbox.restli import (
@@ -151,6 +153,10 @@ class LinkedInRoutes:
     # -- conversionEvents ------------------------------------------------------------------------------------
 
     async def conversion_events(self, request: Request) -> Response:
+        with self.state.events_in_flight.track():
+            return await self._conversion_events(request)
+
+    async def _conversion_events(self, request: Request) -> Response:
         method = _restli_method(request) or "CREATE"
         g = gate(request, self.state, "conversionEvents", method)
         if g.refusal is not None:
@@ -181,6 +187,15 @@ class LinkedInRoutes:
             if data is None:
                 return li_error(400, "Request body is empty", protocol=g.protocol)
             elements = [data]
+        delay = request_latency(
+            config.latency_ms,
+            config.latency_us_per_event,
+            config.latency_jitter_ms,
+            len(elements),
+            self.state.latency_rng,
+        )
+        if delay > 0:
+            await asyncio.sleep(delay)  # LinkedIn's own time; other requests are served meanwhile
         verdict = check_events(
             elements,
             batch=batch,
@@ -586,7 +601,10 @@ class RequestGuardMiddleware:
         if not path.startswith(("/rest", "/oauth/v2")):
             await self.app(scope, receive, send)
             return
-        self.state.requests_by_path[_resource_of(path)] += 1
+        resource = _resource_of(path)
+        self.state.requests_by_path[resource] += 1
+        if resource == "/rest/conversionEvents":
+            self.state.event_requests_rate.arrived()
         counter = self.state.requests_by_status
 
         async def counting_send(message) -> None:

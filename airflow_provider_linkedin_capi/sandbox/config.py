@@ -41,6 +41,18 @@ def version_tuple(values: object) -> tuple[str, ...]:
     return tuple(out)
 
 
+_NON_NEGATIVE_FLOATS = frozenset(
+    {
+        "callback_lag_seconds",
+        "max_event_age_days",
+        "future_skew_seconds",
+        "latency_ms",
+        "latency_us_per_event",
+        "latency_jitter_ms",
+    }
+)
+
+
 @dataclass
 class SandboxConfig:
     """Behaviour switches; every field may be set from ``PUT /_sandbox/config`` except ``store``.
@@ -55,6 +67,10 @@ class SandboxConfig:
         (THIRD-PARTY: 202608, contradicted by Segment); ``None`` accepts them on every version.
     :param rules_page_cap: the rule finder returns at most this many rules per page, whatever ``count``
         asks (whether LinkedIn caps pages below the requested count is UNKNOWN); ``None``: no cap.
+    :param latency_ms: time LinkedIn takes per events request, before its answer (UNKNOWN live); other
+        requests are served meanwhile.
+    :param latency_us_per_event: and per event of the request, in microseconds.
+    :param latency_jitter_ms: plus a random time, uniform between 0 and this.
     """
 
     requests_per_minute: int = 600
@@ -72,6 +88,9 @@ class SandboxConfig:
     max_url_bytes: int = 8192
     max_query_bytes: int = 4096
     rules_page_cap: int | None = None
+    latency_ms: float = 0.0
+    latency_us_per_event: float = 0.0
+    latency_jitter_ms: float = 0.0
     store: str = "full"
 
     def copy(self) -> SandboxConfig:
@@ -109,9 +128,9 @@ class SandboxConfig:
             return None
         if key in ("oracle_moat_id_removed_from", "qualified_lead_types_from"):
             return None if value is None else version_tuple([value])[0]
-        if key in ("callback_lag_seconds", "max_event_age_days", "future_skew_seconds"):
+        if key in _NON_NEGATIVE_FLOATS:
             number = float(value)  # type: ignore[arg-type]
-            if number < 0:
+            if not 0 <= number < float("inf"):
                 raise ValueError(f"{key} must be >= 0")
             return number
         number = int(value)  # type: ignore[call-overload]

@@ -7,6 +7,7 @@ them on every read, so they can never drift apart.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 
@@ -15,6 +16,7 @@ from airflow_provider_linkedin_capi.sandbox.auth import TokenStore
 from airflow_provider_linkedin_capi.sandbox.config import SandboxConfig
 from airflow_provider_linkedin_capi.sandbox.events import EventStore
 from airflow_provider_linkedin_capi.sandbox.faults import FaultPlan
+from airflow_provider_linkedin_capi.sandbox.latency import ConcurrencyGauge, RateGauge
 from airflow_provider_linkedin_capi.sandbox.persistence import SqlitePersistence
 from airflow_provider_linkedin_capi.sandbox.ratelimit import RateLimiter
 from airflow_provider_linkedin_capi.sandbox.restli import ACCOUNT_PREFIX, CAMPAIGN_PREFIX
@@ -54,6 +56,7 @@ class SandboxState:
         self.limiter = RateLimiter()
         self.faults = FaultPlan(list(faults), seed)
         self.events = EventStore(config.store)
+        self.latency_rng = random.Random(seed)
         self.persistence = SqlitePersistence(state_file) if state_file else None
         self._clear()
         if self.persistence is not None:
@@ -77,6 +80,8 @@ class SandboxState:
         self.requests_by_status: Counter[str] = Counter()
         self.requests_by_path: Counter[str] = Counter()
         self.faults_injected: Counter[str] = Counter()
+        self.events_in_flight = ConcurrencyGauge()
+        self.event_requests_rate = RateGauge()
 
     def reset(self) -> None:
         """Back to a fresh start: settings as given on the command line, default tokens, nothing stored."""
@@ -226,6 +231,9 @@ class SandboxState:
             "requests_by_status": dict(sorted(self.requests_by_status.items())),
             "requests_by_path": dict(sorted(self.requests_by_path.items())),
             "faults_injected": dict(sorted(self.faults_injected.items())),
+            # most /conversionEvents requests being worked on at once, and received in any 60 seconds
+            "event_requests_max_concurrent": self.events_in_flight.most,
+            "event_requests_max_per_minute": self.event_requests_rate.most,
             "tokens_issued": self.tokens.issued,
             "rules": len(self.rules),
             "store": self.events.mode,

@@ -144,7 +144,13 @@ class SandboxAdmin:
         )
 
     def configure(self, **settings: object) -> dict:
-        """Change settings at run time (``requests_per_minute``, ``active_versions``, ...)."""
+        """Change settings at run time (``requests_per_minute``, ``active_versions``, ...).
+
+        LinkedIn's time per events request: ``latency_ms`` (base), ``latency_us_per_event`` and
+        ``latency_jitter_ms``; e.g. ``configure(latency_ms=500, latency_us_per_event=100)`` takes 1 s per
+        batch of 5,000. ``stats()`` then reports ``event_requests_max_concurrent`` and
+        ``event_requests_max_per_minute``.
+        """
         return self._call("PUT", "config", json_body=settings)
 
     def config(self) -> dict:

@@ -11,6 +11,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejec
 
 if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+    from airflow_provider_linkedin_capi.results import DeliveryResult
     from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 
 # "Index: 3, ERROR :: /conversionValue/amount :: field is required ..." -> "/conversionValue/amount"
@@ -30,8 +32,23 @@ _ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
 _RULE_OF = itemgetter("conversion")
 
 
+@dataclass
+class PendingBatch:
+    """One batch on its way: the events, their query-result rows, and LinkedIn's answer once it came."""
+
+    events: list[dict[str, Any]]
+    rows: Sequence[int]
+    result: DeliveryResult | None = None
+    error: Exception | None = None
+
+
 class EventDelivery:
-    """Posts one batch at a time through the hook; counts events accepted, batches and the event-time span."""
+    """Posts batches through the hook; counts events accepted, batches and the event-time span.
+
+    Sending (:meth:`send`) may run on worker threads; preparing and settling (:meth:`prepare`,
+    :meth:`settle`) run on the task's own thread, so the counts, the rejects file and the ledger are only
+    ever written by one thread.
+    """
 
     def __init__(
         self,
@@ -59,27 +76,56 @@ class EventDelivery:
         self.last_batch_at: float | None = None
 
     def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
-        """Send ``events``; ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
+        """Send ``events`` and settle the answer, on this thread; ``rows[i]`` is the 1-based query-result
+        row that became ``events[i]``. (A push keeps several batches in flight with :mod:`.in_flight`,
+        which calls the three steps below itself.)"""
+        batch = self.prepare(events, rows)
+        if batch is not None:
+            self.settle(self.send(batch))
 
-        When LinkedIn fails part-way through the batch, what it had accepted and refused by then is
-        counted (and written to the ledger) before the error goes on, so the task's failure message is
-        exact and a re-run skips it.
+    def prepare(self, events: list[dict[str, Any]], rows: Sequence[int]) -> PendingBatch | None:
+        """Leave out what the ledger says was delivered; ``None`` when nothing is left to send.
+
+        A dry run counts the batch here, as if LinkedIn had taken all of it. Runs on the caller's thread.
         """
         if self.ledger is not None:
             events, rows = self._not_yet_delivered(events, rows)
             if not events:
-                return
+                return None
         if self.dry_run or self.hook is None:
             self._count(events, rows, {}, ())
-            return
+            return None
+        return PendingBatch(events, rows)
+
+    def send(self, batch: PendingBatch) -> PendingBatch:
+        """POST the batch through the hook and keep LinkedIn's answer or error on it; never raises.
+
+        Safe on a worker thread: it only calls the (thread-safe) hook and touches nothing but ``batch``.
+        """
+        assert self.hook is not None
         try:
-            result = deliver_events(self.hook, events)
-        except LinkedInCapiError as error:
-            partial = error.delivered_before_failure
-            if partial is not None and (partial.accepted or partial.rejected):
-                self._settle(events, rows, partial.rejected, partial.unsent)
-            raise
-        self._settle(events, rows, result.rejected, ())
+            batch.result = deliver_events(self.hook, batch.events)
+        except Exception as error:  # raised again by settle(), on the caller's thread
+            batch.error = error
+        return batch
+
+    def settle(self, batch: PendingBatch) -> None:
+        """Count what LinkedIn took and refused, write the ledger, then raise the batch's error if any.
+
+        When LinkedIn failed part-way through the batch, what it had accepted and refused by then is
+        counted (and written to the ledger) before the error goes on, so the task's failure message is
+        exact and a re-run skips it. Runs on the caller's thread only.
+        """
+        events, rows = batch.events, batch.rows
+        if batch.error is None:
+            assert batch.result is not None
+            self._settle(events, rows, batch.result.rejected, ())
+            return
+        partial = getattr(batch.error, "delivered_before_failure", None)
+        has_partial = partial is not None and (partial.accepted or partial.rejected)
+        if isinstance(batch.error, LinkedInCapiError) and has_partial:
+            self._settle(events, rows, partial.rejected, partial.unsent)
+        raise batch.error
 
     def _not_yet_delivered(
         self, events: list[dict[str, Any]], rows: Sequence[int]

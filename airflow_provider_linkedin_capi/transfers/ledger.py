@@ -3,8 +3,8 @@
 Whether LinkedIn deduplicates two Conversions API events with the same ``eventId`` is UNKNOWN
 (docs/linkedin-contract.md §2.4.2: "assume resends are counted twice"). Deterministic eventIds make a re-run
 *recognisable*; this ledger makes it *skip*: after each batch, the eventIds LinkedIn took are appended, and a
-later run with the same ``ledger_path`` leaves those events out. Only the batch in flight when a worker dies
-can be sent twice.
+later run with the same ``ledger_path`` leaves those events out. Only the batches in flight when a worker
+dies (at most ``max_in_flight``) can be sent twice.
 
 The ledger is a folder (local, or any ``ObjectStoragePath`` URI, where objects cannot be appended to) of
 part files, one per delivered batch, each a small header (a magic word and the number of digests) and a

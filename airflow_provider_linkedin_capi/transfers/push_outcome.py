@@ -1,12 +1,15 @@
-"""What a push that stopped part-way says: what was delivered, what was not, and that a re-run is safe.
+"""What a push reports: its summary (the XCom value), and, when it stopped part-way, what was delivered,
+what was not, and that a re-run is safe.
 
-The counts come from the delivery, the rejections and the duplicate filter, so the message a user reads
-in the failed task's log adds up to the rows read.
+The counts come from the delivery, the rejections and the duplicate filter, so the summary and the message
+a user reads in the failed task's log add up to the rows read.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 
@@ -63,3 +66,40 @@ def interrupted_by_linkedin(
     if isinstance(exc, LinkedInCapiError):
         return type(exc)(message, status=exc.status, code=exc.code)
     return LinkedInCapiError(message)
+
+
+def push_summary(
+    rows_read: int,
+    delivery: EventDelivery,
+    duplicates: DuplicateFilter,
+    rejections: RejectionLog,
+    rejects_path: str | None,
+    *,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """The push's XCom value: counts, the event-time span and the rejects path, never row data."""
+    return {
+        "rows_read": rows_read,
+        "events_sent": delivery.events_sent,
+        "events_rejected": rejections.total,
+        "rejections": dict(sorted(rejections.counts.items())),
+        "batches": delivery.batches,
+        "first_event_at": delivery.first_event_at,
+        "last_event_at": delivery.last_event_at,
+        "dry_run": dry_run,
+        "rejects_path": rejects_path,
+        "already_delivered": delivery.already_delivered,
+        "duplicate_rows": duplicates.duplicate_rows,
+    }
+
+
+def check_rejected_fraction(summary: dict[str, Any], limit: float | None) -> None:
+    """Fail the task (no retries: the same rows would be rejected again) above ``max_rejected_fraction``."""
+    if limit is None or not summary["rows_read"]:
+        return
+    fraction = summary["events_rejected"] / summary["rows_read"]
+    if fraction > limit:
+        raise AirflowFailException(
+            f"{fraction:.2%} of the rows were rejected, above max_rejected_fraction="
+            f"{limit:g}. The valid events were sent. Summary: {summary}"
+        )

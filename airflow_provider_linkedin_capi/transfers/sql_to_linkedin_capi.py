@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_linkedin_capi.constants import LINKEDIN_BLUE, MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_MAX_IN_FLIGHT, in_flight_limit
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.links.campaign_manager import (
     LinkedInCampaignManagerLink,
@@ -30,6 +31,7 @@ from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.duplicates import ON_DUPLICATE_CHOICES, DuplicateFilter
 from airflow_provider_linkedin_capi.transfers.empty_result import check_on_empty, handle_empty_result
 from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
+from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
 from airflow_provider_linkedin_capi.transfers.pipeline import RowPipeline, batches_per_rule
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.push_arguments import (
@@ -41,7 +43,12 @@ from airflow_provider_linkedin_capi.transfers.push_arguments import (
     numeric_settings,
     rejected_fraction_limit,
 )
-from airflow_provider_linkedin_capi.transfers.push_outcome import interrupted_by_linkedin, stopped_after
+from airflow_provider_linkedin_capi.transfers.push_outcome import (
+    check_rejected_fraction,
+    interrupted_by_linkedin,
+    push_summary,
+    stopped_after,
+)
 from airflow_provider_linkedin_capi.transfers.push_outputs import PushOutputs
 from airflow_provider_linkedin_capi.transfers.push_record import PushRecord
 from airflow_provider_linkedin_capi.transfers.push_telemetry import PushTelemetry
@@ -138,6 +145,11 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
     :param on_empty: What an empty query result means: ``"succeed"`` (default) succeeds with a warning,
         ``"skip"`` skips the task, ``"fail"`` fails it without retries, naming the SQL connection and the
         run's data interval.
+    :param max_in_flight: Batches sent at once (1 to 16) while the next ones are read and built, to hide
+        LinkedIn's time per request; every request still counts against the connection's
+        ``requests_per_minute``. Default: the connection's ``max_in_flight`` extra, else 4. 1 sends one
+        batch at a time. After a kill, a re-run with a ledger resends at most this many batches.
+        (templated)
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
 
     The task shows a "Campaign Manager" link to ``conversion_rule_id``'s page, emits Airflow metrics
@@ -163,6 +175,7 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
         "max_future_skew_seconds",
         "max_rejected_fraction",
         "max_distinct_rules",
+        "max_in_flight",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {
@@ -201,6 +214,7 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
         ledger_path: str | None = None,
         max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES,
         on_empty: str = "succeed",
+        max_in_flight: int | str | None = None,
         linkedin_capi_conn_id: str = LinkedInCapiHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -229,8 +243,10 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
         self.ledger_path = ledger_path
         self.max_distinct_rules = max_distinct_rules
         self.on_empty = on_empty
+        self.max_in_flight = max_in_flight
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         self._kill_requested = False
+        self._window: InFlightWindow | None = None
         #: What the current (or last) execution did, for asset events and OpenLineage; None before it starts.
         self._push_record: PushRecord | None = None
         self._check_arguments()
@@ -251,6 +267,8 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
             rejected_fraction_limit(self.max_rejected_fraction)
         if not is_templated(self.max_distinct_rules):
             max_distinct_rules_limit(self.max_distinct_rules)
+        if not is_templated(self.max_in_flight):
+            in_flight_limit(self.max_in_flight)
         fetch_size_argument(self.fetch_size)
         if self.progress_interval_seconds <= 0:
             raise ValueError(
@@ -296,13 +314,16 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
 
     def _execute(self, context: Context, telemetry: PushTelemetry) -> dict[str, Any]:
         settings = self._conversion_settings()
-        try:  # rendered now: a typo in it fails the task before anything is read
+        try:  # rendered now: a typo in them fails the task before anything is read
             rejected_limit = rejected_fraction_limit(self.max_rejected_fraction)
             rule_limit = max_distinct_rules_limit(self.max_distinct_rules)
+            max_in_flight = in_flight_limit(self.max_in_flight)
         except ValueError as error:
             raise AirflowFailException(f"{error}. Nothing was read or sent.") from None
         capi_hook = LinkedInCapiHook(self.linkedin_capi_conn_id)
         try:
+            if max_in_flight is None:
+                max_in_flight = capi_hook.config.max_in_flight or DEFAULT_MAX_IN_FLIGHT
             rules = ConversionRuleGate(capi_hook, rule_limit)
             if self.conversion_rule_id not in (None, ""):
                 rules.require(self.conversion_rule_id)
@@ -321,10 +342,14 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
                 duplicates = DuplicateFilter(delivery.deliver, fail=self.on_duplicate == "fail")
                 self._push_record = PushRecord.start(capi_hook, delivery, dry_run=self.dry_run)
                 telemetry.watch(delivery, rejections)
-                pipeline = self._push(source, settings, rules, rejections, delivery, duplicates, progress)
+                pipeline = self._push(
+                    source, settings, rules, rejections, delivery, duplicates, progress, max_in_flight
+                )
         finally:
             capi_hook.close()
-        summary = self._summary(pipeline.rows_read, delivery, duplicates, rejections, rejects_path)
+        summary = push_summary(
+            pipeline.rows_read, delivery, duplicates, rejections, rejects_path, dry_run=bool(self.dry_run)
+        )
         telemetry.rows_read = pipeline.rows_read
         self._record_asset_events(context, summary)
         progress.report_final(
@@ -342,7 +367,7 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
                 delivery.already_delivered,
                 self.ledger_path,
             )
-        self._check_rejected_fraction(summary, rejected_limit)
+        check_rejected_fraction(summary, rejected_limit)
         return summary
 
     def _push(
@@ -354,11 +379,13 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
         delivery: EventDelivery,
         duplicates: DuplicateFilter,
         progress: ProgressReporter,
+        max_in_flight: int,
     ) -> RowPipeline:
-        """Validate every row and deliver the events; returns the pipeline, whose counts the summary uses.
+        """Validate every row and deliver the events, up to ``max_in_flight`` batches at once; returns the
+        pipeline, whose counts the summary uses.
 
-        Before each batch is spooled or sent, a kill request (:meth:`on_kill`) is honoured: the batch in
-        flight has been counted and written to the ledger, so the push stops there.
+        Before each batch is spooled or sent, a kill request (:meth:`on_kill`) is honoured: the batches in
+        flight are counted and written to the ledger, and the push stops there.
         """
         validate_first = self.on_invalid == "fail"
         pipeline = RowPipeline(
@@ -373,21 +400,29 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
         )
         try:
             spool_or_none = EventSpool() if validate_first else nullcontext()
-            with collector_paused_for_old_objects(), spool_or_none as spool:
+            window = self._window = InFlightWindow(delivery, max_in_flight)
+            with window, collector_paused_for_old_objects(), spool_or_none as spool:
                 with self._open_rows(source) as stream:
                     builder = self._event_builder(stream.columns, settings)
-                    if spool is not None:
-                        duplicates.sink = spool.write
+                    duplicates.sink = spool.write if spool is not None else window.submit
                     pipeline.run(builder, stream.chunks(), self._unless_killed(duplicates))
                 if spool is not None:
                     self.log.info("All %d rows are valid; sending them", pipeline.rows_read)
                     batches = spool.batches(self.batch_size)
                     if self.batch_per_rule:
                         batches = batches_per_rule(batches, self.batch_size)
-                    deliver = self._unless_killed(delivery.deliver)
+                    deliver = self._unless_killed(window.submit)
                     for events, rows in batches:
                         deliver(events, rows)
                         progress.maybe_report(pipeline.rows_read, delivery.events_sent, rejections.total)
+                window.finish()
+            if delivery.batches and not self.dry_run:
+                self.log.info(
+                    "Sent %d batch(es), at most %d at once (max_in_flight=%d)",
+                    delivery.batches,
+                    window.most_in_flight,
+                    max_in_flight,
+                )
         except (LinkedInCapiError, requests.RequestException) as exc:
             raise interrupted_by_linkedin(exc, delivery, rejections, pipeline.rows_read, duplicates) from exc
         except PushKilledError as exc:
@@ -456,35 +491,3 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
             )
         except (TypeError, ValueError, OverflowError) as error:
             raise BadArgumentError(f"{error}. Nothing was read or sent.") from None
-
-    def _summary(
-        self,
-        rows_read: int,
-        delivery: EventDelivery,
-        duplicates: DuplicateFilter,
-        rejections: RejectionLog,
-        rejects_path: str | None,
-    ) -> dict[str, Any]:
-        return {
-            "rows_read": rows_read,
-            "events_sent": delivery.events_sent,
-            "events_rejected": rejections.total,
-            "rejections": dict(sorted(rejections.counts.items())),
-            "batches": delivery.batches,
-            "first_event_at": delivery.first_event_at,
-            "last_event_at": delivery.last_event_at,
-            "dry_run": bool(self.dry_run),
-            "rejects_path": rejects_path,
-            "already_delivered": delivery.already_delivered,
-            "duplicate_rows": duplicates.duplicate_rows,
-        }
-
-    def _check_rejected_fraction(self, summary: dict[str, Any], limit: float | None) -> None:
-        if limit is None or not summary["rows_read"]:
-            return
-        fraction = summary["events_rejected"] / summary["rows_read"]
-        if fraction > limit:
-            raise AirflowFailException(
-                f"{fraction:.2%} of the rows were rejected, above max_rejected_fraction="
-                f"{limit:g}. The valid events were sent. Summary: {summary}"
-            )

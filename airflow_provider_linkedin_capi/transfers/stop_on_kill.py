@@ -25,13 +25,17 @@ class StopOnKill:
     _kill_requested = False
 
     def on_kill(self) -> None:
-        """Ask the push to stop after the batch in flight (SIGTERM, a timeout, a task marked failed).
+        """Ask the push to stop after the batches in flight (SIGTERM, a timeout, a task marked failed).
 
         Airflow's task runner calls this from its SIGTERM handler and then lets ``execute`` go on, so the
-        push checks the request before each batch: the batch being sent finishes, is counted and written
-        to the ledger, and the task then fails saying what was and was not delivered.
+        push checks the request before each batch, and the in-flight window (which may be waiting for a
+        free place) is told too: the batches being sent finish, are counted and written to the ledger,
+        and the task then fails saying what was and was not delivered.
         """
         self._kill_requested = True
+        window = getattr(self, "_window", None)
+        if window is not None:
+            window.request_stop("The task was asked to stop (SIGTERM); no new batch was started")
 
     def _unless_killed(self, sink: Callable[[list[dict[str, Any]], Sequence[int]], None]) -> Any:
         def guarded(events: list[dict[str, Any]], rows: Sequence[int]) -> None:

@@ -1,6 +1,6 @@
 """Scenario 4: a Celery worker is SIGKILLed (with the processes running the task) in the middle of a push of
 200,000 rows to a slowed-down LinkedIn. The scheduler notices, the task is retried on the other worker, the
-sandbox ends up holding every valid row, and with a ``ledger_path`` nothing beyond the batch in flight is
+sandbox ends up holding every valid row, and with a ``ledger_path`` nothing beyond the batches in flight is
 sent twice, every repeat under the same eventId."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_MAX_IN_FLIGHT
 from demo.crm_data import build_crm_db, utc_midnight
 from e2e.deployment import WORKER_HOSTNAMES, wait_for
 from e2e.runs import trigger, unpause, wait_for_run, xcom
@@ -17,8 +18,9 @@ DAG_ID = "e2e_large_push"
 TASK_ID = "push_conversions"
 ROWS_PER_DAY, DAYS = 10_000, 20
 BATCH_SIZE = 5000
-#: The push sends one batch at a time, so at most one batch was on the wire when the worker died.
-BATCHES_IN_FLIGHT = 1
+#: The push keeps up to ``max_in_flight`` batches on the wire (the default here), so at most that many
+#: were in flight when the worker died.
+BATCHES_IN_FLIGHT = DEFAULT_MAX_IN_FLIGHT
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ eventId: derived from the rule and the key columns, it must come out the same in
 that every row the first process delivered is sent again under the same id (so LinkedIn can recognise
 the copy; whether it deduplicates CAPI copies is UNKNOWN, see the README) and every row it did not deliver
 arrives now. With a delivery ledger (``ledger_path``) the re-run goes further and leaves out what LinkedIn
-had accepted, so at most the batch in flight at the kill is stored twice.
+had accepted, so at most the batches in flight at the kill (``max_in_flight``) are stored twice.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -24,14 +25,18 @@ from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToL
 
 ROWS = 40_000
 BATCH = 500
+IN_FLIGHT = 4
 
 PUSH_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, signal, sys
     from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
     spec = json.loads(sys.argv[1])
-    summary = SqlToLinkedInCapiOperator(task_id="push", **spec).execute(context={})
+    operator = SqlToLinkedInCapiOperator(task_id="push", **spec)
+    # What Airflow's task runner does on SIGTERM: call the operator's on_kill, in the main thread.
+    signal.signal(signal.SIGTERM, lambda signum, frame: operator.on_kill())
+    summary = operator.execute(context={})
     print(json.dumps(summary))
     """
 )
@@ -44,6 +49,7 @@ def _operator_kwargs(table, rule_id: str) -> dict:
         "conversion_rule_id": rule_id,
         "key_columns": ["crm_id"],
         "batch_size": BATCH,
+        "max_in_flight": IN_FLIGHT,
     }
 
 
@@ -57,28 +63,34 @@ def _wait_until(predicate, timeout: float, what: str, process: subprocess.Popen)
         time.sleep(0.05)
 
 
-def _push_killed_halfway(sandbox, table, kwargs: dict) -> int:
-    """Start the push in a worker-like process, SIGKILL it halfway, and return how many events landed."""
+def _push_killed_halfway(sandbox, table, kwargs: dict, signum: int = signal.SIGKILL) -> int:
+    """Start the push in a worker-like process, kill it halfway, and return how many events landed."""
     # Slow every events request down so that "halfway" lasts long enough to aim at.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.15, "path": "/rest/conversionEvents"}])
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; a pipe could fill up and block the push
     process = subprocess.Popen(
         [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
     )
     try:
         half = table.valid_rows // 2
         _wait_until(lambda: sandbox.admin.stats()["events_total"] >= half, 240, "half was delivered", process)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(30)
+        os.kill(process.pid, signum)
+        process.wait(60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(30)
-        if process.stderr is not None:
-            process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+        errors.seek(0)
+        stderr = errors.read()
+        errors.close()
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:  # the push stopped itself, after the batches in flight
+        assert process.returncode == 1
+        assert b"PushKilledError" in stderr, stderr[-2000:]
     # A batch already in the sandbox's hands when the client died may still be stored: let it land.
     time.sleep(1.0)
     sandbox.admin.clear_faults()
@@ -120,7 +132,7 @@ def test_rerun_after_sigkill_delivers_every_row_under_the_same_event_ids(
 
 
 @pytest.mark.timeout(300)
-def test_with_a_ledger_the_rerun_after_sigkill_resends_at_most_the_batch_in_flight(
+def test_with_a_ledger_the_rerun_after_sigkill_resends_at_most_the_batches_in_flight(
     fast_sandbox, crm_table, stored_events, tmp_path
 ):
     sandbox = fast_sandbox
@@ -134,8 +146,28 @@ def test_with_a_ledger_the_rerun_after_sigkill_resends_at_most_the_batch_in_flig
     after = stored_events(sandbox, rule_id)
     assert len(after) == table.valid_rows == sandbox.admin.stats()["distinct_event_ids"]
     total = sandbox.admin.stats()["events_total"]
-    # The ledger knows every batch the killed run saw accepted; only the one LinkedIn took while the
-    # worker died (its answer never arrived) can be stored twice.
-    assert total - table.valid_rows <= BATCH
-    assert summary["already_delivered"] >= killed_total - BATCH
+    # The ledger knows every batch the killed run saw accepted; only those LinkedIn took while the
+    # worker died (their answers never arrived), at most max_in_flight of them, can be stored twice.
+    assert total - table.valid_rows <= IN_FLIGHT * BATCH
+    assert summary["already_delivered"] >= killed_total - IN_FLIGHT * BATCH
     assert summary["already_delivered"] + summary["events_sent"] == table.valid_rows
+
+
+@pytest.mark.timeout(300)
+def test_with_a_ledger_the_rerun_after_sigterm_resends_nothing(
+    fast_sandbox, crm_table, stored_events, tmp_path
+):
+    """SIGTERM (Airflow calls ``on_kill``): the batches in flight finish and reach the ledger, then the task
+    stops, so the re-run sends exactly the rows that were never delivered."""
+    sandbox = fast_sandbox
+    table = crm_table(ROWS, with_event_id=False)
+    rule_id = str(sandbox.admin.create_rule(name="terminated, with a ledger")["id"])
+    kwargs = {**_operator_kwargs(table, rule_id), "ledger_path": str(tmp_path / "ledger" / "2026-12-04")}
+
+    stopped_total = _push_killed_halfway(sandbox, table, kwargs, signal.SIGTERM)
+    summary = SqlToLinkedInCapiOperator(task_id="push", **kwargs).execute(context={})
+
+    assert summary["already_delivered"] == stopped_total
+    assert summary["already_delivered"] + summary["events_sent"] == table.valid_rows
+    assert len(stored_events(sandbox, rule_id)) == table.valid_rows
+    assert sandbox.admin.stats()["events_total"] == table.valid_rows

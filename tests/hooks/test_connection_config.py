@@ -140,6 +140,9 @@ def test_static_access_token_needs_no_client():
         ({"access_token": "a", "requests_per_minute": 0}, {}, "requests_per_minute"),
         ({"access_token": "a", "requests_per_minute": "lots"}, {}, "requests_per_minute"),
         ({"access_token": "a", "max_retries": -1}, {}, "max_retries"),
+        ({"access_token": "a", "max_in_flight": 0}, {}, "max_in_flight"),
+        ({"access_token": "a", "max_in_flight": "17"}, {}, "max_in_flight"),
+        ({"access_token": "a", "max_in_flight": "four"}, {}, "max_in_flight"),
         ({"access_token": "a", "propagation_wait": "-0.5"}, {}, "propagation_wait"),
         ({"access_token": "a"}, {"port": 8443}, r"port 8443 differs .*api\.linkedin\.com, port 443"),
         (
@@ -185,3 +188,18 @@ def test_waits_come_from_the_connection_unless_the_hook_is_given_them(monkeypatc
 
     with pytest.raises(LinkedInCapiConfigError, match="retry_min_wait"):
         LinkedInCapiConnectionConfig.from_connection(_conn({"access_token": "a", "retry_min_wait": -1}))
+
+
+def test_max_in_flight_is_read_from_the_extra_as_a_number_or_text():
+    assert LinkedInCapiConnectionConfig.from_connection(_conn({"refresh_token": "r"})).max_in_flight is None
+    for value in (8, "8", " 8 ", 8.0):
+        config = LinkedInCapiConnectionConfig.from_connection(
+            _conn({"refresh_token": "r", "max_in_flight": value})
+        )
+        assert config.max_in_flight == 8
+    legacy = _conn({"refresh_token": "r", "extra__linkedin_capi__max_in_flight": "2"})
+    assert LinkedInCapiConnectionConfig.from_connection(legacy).max_in_flight == 2
+    uri = Connection.from_uri(
+        "linkedin-capi://cid:sec@localhost:8765/rest?refresh_token=abc&max_in_flight=10", conn_id="li"
+    )
+    assert LinkedInCapiConnectionConfig.from_connection(uri).max_in_flight == 10

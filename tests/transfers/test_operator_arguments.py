@@ -27,6 +27,11 @@ def _operator(**kwargs) -> SqlToLinkedInCapiOperator:
         ({"timestamp_unit": "minutes"}, "timestamp_unit"),
         ({"default_timezone": "Mars/Olympus"}, "default_timezone"),
         ({"max_event_age_days": -1}, "max_event_age_days"),
+        ({"max_in_flight": 0}, "max_in_flight"),
+        ({"max_in_flight": 17}, "max_in_flight"),
+        ({"max_in_flight": "many"}, "max_in_flight"),
+        ({"max_in_flight": 2.5}, "max_in_flight"),
+        ({"max_in_flight": True}, "max_in_flight"),
     ],
 )
 def test_bad_arguments_fail_at_parse_time(kwargs, error):
@@ -45,6 +50,8 @@ def test_defaults_and_templating_surface():
     assert op.on_invalid == "skip"
     assert op.dry_run is False
     assert op.linkedin_capi_conn_id == "linkedin_capi_default"
+    assert op.max_in_flight is None  # the connection's max_in_flight, else 4
+    assert _operator(max_in_flight="{{ params.in_flight }}").max_in_flight.startswith("{{")
     for field in (
         "sql",
         "parameters",
@@ -52,6 +59,7 @@ def test_defaults_and_templating_surface():
         "rejects_path",
         "sql_conn_id",
         "linkedin_capi_conn_id",
+        "max_in_flight",
     ):
         assert field in SqlToLinkedInCapiOperator.template_fields
         assert hasattr(op, field)

@@ -451,7 +451,7 @@ def test_revoked_credentials_mid_run_fail_without_retry_and_say_what_was_deliver
     monkeypatch.setattr(LinkedInCapiHook, "send_conversion_events", deliver_then_revoke)
 
     with pytest.raises(LinkedInCapiAuthError) as failure:
-        run_push(batch_size=8)
+        run_push(batch_size=8, max_in_flight=1)
 
     assert isinstance(failure.value, AirflowFailException)
     assert "after 8 events were delivered in 1 batches" in str(failure.value)
@@ -544,3 +544,37 @@ def test_a_limit_that_renders_to_no_number_fails_clearly(linkedin, sqlite_crm, r
     with pytest.raises(AirflowFailException, match=r"max_rejected_fraction must be a number.*Nothing was"):
         op.execute(context={})
     assert linkedin.admin.events() == []  # refused before anything was sent
+
+
+def test_max_in_flight_from_a_template_or_the_connection(
+    linkedin, sqlite_crm, crm_rows, rule_ids, monkeypatch
+):
+    op = make_operator(rule_ids, max_in_flight="{{ params.in_flight }}", params={"in_flight": "none of them"})
+    op.render_template_fields({"params": {"in_flight": "none of them"}})
+    with pytest.raises(AirflowFailException, match=r"max_in_flight must be a whole number.*Nothing was"):
+        op.execute(context={})
+    assert linkedin.admin.events() == []  # refused before anything was sent
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        linkedin.connection_json(requests_per_minute=1_000_000, max_in_flight="17"),
+    )
+    with pytest.raises(AirflowFailException, match="max_in_flight"):
+        make_operator(rule_ids, batch_size=5).execute(context={})
+    assert linkedin.admin.events() == []
+
+    # The connection's value applies when the operator sets none; the operator's wins when it does.
+    linkedin.admin.configure(latency_ms=200)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        linkedin.connection_json(requests_per_minute=1_000_000, max_in_flight=1),
+    )
+    make_operator(rule_ids, batch_size=5).execute(context={})
+    assert linkedin.admin.stats()["event_requests_max_concurrent"] == 1
+    linkedin.admin.reset()
+    linkedin.admin.configure(latency_ms=200)
+    rule_ids["main"] = linkedin.admin.create_rule(name="again", type="PURCHASE")["id"]
+    summary = make_operator(rule_ids, batch_size=5, max_in_flight="{{ 3 }}")
+    summary.render_template_fields({})
+    summary.execute(context={})
+    assert 2 <= linkedin.admin.stats()["event_requests_max_concurrent"] <= 3
