@@ -42,7 +42,9 @@ class TokenBucket:
         self.requests_per_minute = int(requests_per_minute)
         self.capacity = max(1, int(self.requests_per_minute * BURST_FRACTION))
         # Per second; with a budget of 1 the window guarantee holds for half-open 60 s windows.
-        self.refill_per_second = max(self.requests_per_minute - self.capacity, 1) / 60.0
+        # A hair slower than the budget allows, so that float rounding (a slot due at 1000.16 + 60 landing at
+        # 1060.1599999999999) can never let one request too many into a 60-second window.
+        self.refill_per_second = max(self.requests_per_minute - self.capacity, 1) / 60.0 * (1 - 1e-9)
 
     def reconfigure(self, requests_per_minute: int) -> None:
         with self._lock:
@@ -66,18 +68,13 @@ class TokenBucket:
         with self._lock:
             self._refill()
             self._tokens -= 1.0
-            return _due_in(-self._tokens / self.refill_per_second) if self._tokens < 0 else 0.0
+            return -self._tokens / self.refill_per_second if self._tokens < 0 else 0.0
 
     def _refill(self) -> None:
         now = self._clock()
         elapsed = max(now - self._updated, 0.0)
         self._updated = now
         self._tokens = min(float(self.capacity), self._tokens + elapsed * self.refill_per_second)
-
-
-def _due_in(seconds: float) -> float:
-    """``seconds``, a hair longer: ``now + 60.0`` can round to just under the 60 s the budget needs."""
-    return seconds * (1 + 1e-9) + 1e-9
 
 
 _registry: dict[str, TokenBucket] = {}
