@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -222,6 +223,11 @@ def nightly_scheduled_run(deployment, linkedin):
 
     dag_id = "linkedin_capi_nightly_crm_sync"
     linkedin.admin.reset()
+    # The DAG keeps a delivery ledger per day under its default ledger_dir, which outlives a session: a
+    # fresh sandbox numbers its rules the same way, so an earlier session's ledger would hold these very
+    # eventIds and the runs would send nothing. Start this DAG's ledgers empty.
+    ledger_dir = deployment.get(f"dags/{dag_id}/details")["params"]["ledger_dir"]["value"]
+    shutil.rmtree(Path(ledger_dir) / dag_id, ignore_errors=True)
     unpause(deployment, dag_id)
     try:
         run = wait_for(

@@ -71,6 +71,16 @@ def test_manual_run_with_campaign_ids_defers_the_sensor_and_delivers_the_interva
     assert finished["state"] == "success", sensor_states[-5:]
     rule_id = xcom(deployment, DAG_ID, finished["dag_run_id"], "create_conversion_rule")["rule_id"]
     _assert_interval_delivered(deployment, sandbox.admin.event_ids(rule_id), crm, finished)
+    # The push's asset event, as the REST API serves it: one linkedin-capi:// asset for the rule, through
+    # the DAG's asset alias, with the run's counts and no row data.
+    events = deployment.get("assets/events", source_dag_id=DAG_ID, source_run_id=finished["dag_run_id"])[
+        "asset_events"
+    ]
+    (event,) = [e for e in events if e["uri"].startswith("linkedin-capi://")]
+    assert event["uri"] == f"linkedin-capi://{AD_ACCOUNT_ID}/conversion/{rule_id}"
+    summary = xcom(deployment, DAG_ID, finished["dag_run_id"], "push_conversions")
+    assert event["extra"]["events_sent"] == summary["events_sent"]
+    assert event["extra"]["rule_events_sent"] == summary["events_sent"]
     # The triggerer's part of the sensor's log, as the UI shows it: the trigger ran there and fired.
     sensor_log = task_log(deployment, DAG_ID, finished["dag_run_id"], "wait_for_rule_ready", 1)
     assert "Trigger fired event" in sensor_log, sensor_log[-2000:]
