@@ -48,20 +48,10 @@ class DataFrameToLinkedInCapiOperator(SqlToLinkedInCapiOperator):
     :param chunk_size: Rows handed to the conversion loop at a time; defaults to ``batch_size``.
     """
 
+    # The SQL push's templated settings (so a new one is templated here too), less the SQL-only ones.
     template_fields: Sequence[str] = (
         "dataframe",
-        "conversion_rule_id",
-        "rejects_path",
-        "ledger_path",
-        "linkedin_capi_conn_id",
-        "column_map",
-        "key_columns",
-        "timestamp_unit",
-        "default_timezone",
-        "max_event_age_days",
-        "event_age_safety_margin_hours",
-        "max_future_skew_seconds",
-        "max_rejected_fraction",
+        *(name for name in SqlToLinkedInCapiOperator.template_fields if name not in _SQL_ONLY),
     )
     template_ext: Sequence[str] = ()
     template_fields_renderers = {"column_map": "json"}
