@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 WINDOW_SECONDS = 60.0
+#: The longest the sandbox takes for one request, whatever it is configured to: a mistyped setting
+#: (``latency_ms=1e12``) must not park every request's coroutine, and its body, for ever.
+MAX_LATENCY_SECONDS = 600.0
 
 
 def parse_latency(text: str) -> dict[str, float]:
@@ -48,11 +51,14 @@ def parse_latency(text: str) -> dict[str, float]:
 def request_latency(
     base_ms: float, us_per_event: float, jitter_ms: float, events: int, rng: random.Random
 ) -> float:
-    """Seconds the sandbox takes for a request of ``events`` events; jitter is uniform in [0, jitter_ms]."""
+    """Seconds the sandbox takes for a request of ``events`` events; jitter is uniform in [0, jitter_ms].
+
+    At most :data:`MAX_LATENCY_SECONDS`.
+    """
     millis = base_ms + us_per_event * events / 1000.0
     if jitter_ms > 0:
         millis += rng.uniform(0.0, jitter_ms)
-    return millis / 1000.0
+    return min(millis / 1000.0, MAX_LATENCY_SECONDS)
 
 
 class ConcurrencyGauge:

@@ -34,6 +34,7 @@ from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks import transport
 from airflow_provider_linkedin_capi.hooks.batch_answers import LinkedInCapiUnreadableBatchAnswer
 from airflow_provider_linkedin_capi.results import BatchResult, DeliveryResult
+from airflow_provider_linkedin_capi.transfers.message_scrub import WITHHELD, scrubbed_message
 
 #: Splits after which a refusal every piece shares is taken as one about the request, not an element.
 REQUEST_LEVEL_DEPTH = 2
@@ -127,6 +128,11 @@ class _Delivery:
             raise self.fail(error, [p for i, p in enumerate(positions) if i not in certain]) from None
         except LinkedInCapiError as error:
             raise self.fail(error, positions) from None
+        except Exception as error:
+            # Not LinkedIn's answer (an event orjson cannot write, a bug): what earlier pieces of this
+            # batch delivered must still be counted and reach the ledger, or a re-run would resend it.
+            error.delivered_before_failure = self.so_far(positions)  # type: ignore[attr-defined]
+            raise
         self.requests += 1
         self.accepted += result.accepted
         if result.ok:
@@ -225,9 +231,15 @@ class _Delivery:
             self.rejected.pop(position, None)
         family_pieces = (piece, *(q for q in self.pending if q.family == family_id))
         refused = [*family.singles, *(p for other in family_pieces for p in other.positions)]
+        # The message goes to the task's log and error: without any plaintext value of these events.
+        message = family.message
+        for position in refused:
+            message = scrubbed_message(message, self.events[position])
+            if message == WITHHELD:
+                break
         raise self.fail(
             LinkedInCapiError(
-                f"LinkedIn refused the request as a whole: HTTP {family.status}: {family.message}. Every "
+                f"LinkedIn refused the request as a whole: HTTP {family.status}: {message}. Every "
                 f"piece of the batch split {piece.depth} time(s) got the same answer, so it is not about "
                 "an event; nothing more was sent",
                 status=family.status,

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
-from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 from airflow_provider_linkedin_capi.transfers.message_scrub import scrubbed_message, scrubbed_path
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejection_for_event
@@ -122,8 +121,7 @@ class EventDelivery:
             self._settle(events, rows, batch.result.rejected, ())
             return
         partial = getattr(batch.error, "delivered_before_failure", None)
-        has_partial = partial is not None and (partial.accepted or partial.rejected)
-        if isinstance(batch.error, LinkedInCapiError) and has_partial:
+        if partial is not None and (partial.accepted or partial.rejected):
             self._settle(events, rows, partial.rejected, partial.unsent)
         raise batch.error
 

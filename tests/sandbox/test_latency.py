@@ -14,6 +14,7 @@ import pytest
 
 from airflow_provider_linkedin_capi.sandbox.__main__ import parse_args
 from airflow_provider_linkedin_capi.sandbox.latency import (
+    MAX_LATENCY_SECONDS,
     WINDOW_SECONDS,
     ConcurrencyGauge,
     RateGauge,
@@ -49,6 +50,8 @@ def test_latency_is_the_base_plus_the_time_per_event_plus_at_most_the_jitter():
     # 0.5 s + 0.1 ms per event: 1 s for a batch of 5,000
     assert request_latency(500, 100, 0, 5000, rng) == pytest.approx(1.0)
     assert request_latency(0, 0, 0, 5000, rng) == 0.0
+    # A mistyped setting cannot park a request for ever.
+    assert request_latency(1e12, 0, 0, 5000, rng) == MAX_LATENCY_SECONDS
     jittered = [request_latency(100, 0, 50, 1, rng) for _ in range(200)]
     assert all(0.1 <= seconds <= 0.15 for seconds in jittered)
     assert len(set(jittered)) > 100

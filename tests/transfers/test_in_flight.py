@@ -6,12 +6,13 @@ events is then fixed, and what is asserted are counts (calls, batches, events), 
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 
-from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import DeliveryResult
+from airflow_provider_linkedin_capi.hooks.batch_answers import LinkedInCapiUnreadableBatchAnswer
+from airflow_provider_linkedin_capi.results import BatchResult
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -19,6 +20,10 @@ from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 
 class GatedHook:
     """Answers batch ``n`` (named by its first eventId, ``b<n>-...``) only once ``release(n)`` is called."""
+
+    max_retries = 0
+    retry_min_wait = retry_max_wait = 0.0
+    log = logging.getLogger(__name__)
 
     def __init__(self, *, failing: tuple[int, ...] = (), open_gates: bool = False) -> None:
         self.failing = failing
@@ -37,7 +42,7 @@ class GatedHook:
         for batch in batches:
             self.gate(batch).set()
 
-    def deliver_conversion_events(self, events):
+    def send_conversion_events(self, events):
         batch = int(events[0]["eventId"].split("-")[0][1:])
         with self.lock:
             self.calls.append(batch)
@@ -50,17 +55,19 @@ class GatedHook:
             with self.lock:
                 self.active -= 1
         if batch in self.failing:
-            error = LinkedInCapiError(f"batch {batch} failed", status=503)
-            # LinkedIn took the first event of the batch before it failed
-            error.delivered_before_failure = DeliveryResult(
-                accepted=1, rejected={}, requests=1, unsent=tuple(range(1, len(events)))
-            )
-            raise error
-        return DeliveryResult(accepted=len(events), rejected={}, requests=1)
+            # LinkedIn took the first event of the batch, and its answer says nothing certain of the rest
+            raise LinkedInCapiUnreadableBatchAnswer(f"batch {batch} failed", status=503, taken=(0,))
+        return BatchResult(status=200, accepted=len(events))
+
+
+RULE = "urn:lla:llaPartnerConversion:1"
 
 
 def _batch(n: int, size: int = 3) -> tuple[list[dict], list[int]]:
-    events = [{"eventId": f"b{n}-{i}", "conversionHappenedAt": 1_700_000_000_000 + n} for i in range(size)]
+    events = [
+        {"conversion": RULE, "eventId": f"b{n}-{i}", "conversionHappenedAt": 1_700_000_000_000 + n}
+        for i in range(size)
+    ]
     return events, [n * 100 + i for i in range(size)]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import replace
 
 import httpx
@@ -125,10 +124,17 @@ def test_a_fresh_token_refused_as_revoked_is_waited_for_not_replaced(sandbox, mo
     conn_id = use_connection(monkeypatch, sandbox, "linkedin_propagation", propagation_wait=0.3)
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
     sandbox.admin.set_faults([{"kind": "unpropagated_token", "every": 1, "limit": 1, "path": "/rest"}])
-    started = time.monotonic()
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float, *args: object) -> None:
+        waits.append(seconds)
+        await real_sleep(seconds, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     entity, hook = read_rule(rule["id"], conn_id)
     assert entity["id"] == rule["id"]
-    assert time.monotonic() - started >= 0.3
+    assert 0.3 in waits  # the connection's propagation_wait, asked for once
     assert hook.token_propagation_wait == 0.3
     assert sandbox.admin.stats()["faults_injected"] == {"unpropagated_token": 1}
     assert token_requests(sandbox) == 1  # the same token, not a second one
