@@ -157,11 +157,12 @@ class LinkedInCapiConversionRuleSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         rule_id, account, wait_for, min_campaigns = self._settings()
+        if self.deferrable:  # before anything is read: the floor protects the token's budget
+            self._check_poke_interval(AirflowFailException)
         remember_rule_page(self, account or self.hook.ad_account_id, rule_id)
         self._events_since_ms = self._resolve_events_since(context) if wait_for == WAIT_FOR_EVENTS else None
         if not self.deferrable:
             return super().execute(context)
-        self._check_poke_interval(AirflowFailException)
         first = self._first_poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None

@@ -29,7 +29,7 @@ def test_revoked_refresh_token_fails_the_first_linkedin_task_without_retries(
 
     assert finished["state"] == "failed"
     tis = {ti["task_id"]: ti for ti in task_instances(deployment, DAG_ID, run["dag_run_id"])}
-    assert tis["require_data_interval"]["state"] == "success"
+    assert tis["sync_window"]["state"] == "success"
     first = tis[FIRST_LINKEDIN_TASK]
     assert first["state"] == "failed"
     assert first["try_number"] == 1, "a revoked refresh token must not be retried"
