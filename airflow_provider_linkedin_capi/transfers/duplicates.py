@@ -11,8 +11,8 @@ Python set of strings would cost about 150 bytes per row (750 MB at five million
 64-bit hashes (Python's own string hash: computed once per string and cached on it, so nearly free on
 the hot path, and stable within one process, which is all a single run needs). The newest hashes sit
 in a small set; past ``_SET_LIMIT`` they move into sorted numpy arrays, merged like a log-structured
-tree (arrays of similar size merged, up to about four million hashes each), so a five-million-row run
-holds about 8 bytes per id plus a bounded merge buffer, and a batch is looked up with one
+tree (arrays of similar size merged, up to about a million hashes each), so a five-million-row run
+holds about 8 bytes per id plus a merge buffer of at most 16 MB, and a batch is looked up with one
 ``searchsorted`` per array. numpy is
 only imported once a run passes that limit. Two different eventIds with the same 64-bit hash (about a
 one-in-a-million chance among five million ids) would make the second look like a repeat.
@@ -31,10 +31,11 @@ _SET_LIMIT = 1 << 16
 #: An array is merged into the one before it once that one is at most this many times larger: fewer
 #: arrays to search per batch, against more re-sorting when merging.
 _MERGE_RATIO = 4
-#: Arrays are not merged past this many hashes (32 MB): a merge copies both arrays, so an unbounded one
-#: would briefly double the memory of the largest. Five million rows end as two arrays (42 MB, 64 MB at
-#: the peak of a merge); smaller caps mean more arrays to search per batch.
-_MAX_RUN = 1 << 22
+#: Arrays are not merged past this many hashes (8 MB): a merge holds both arrays and their copy at once,
+#: so a larger cap raises the push's peak memory by twice the largest array (at 4M hashes, a five-million-
+#: row push peaked at 264 MB, over the 250 MB target). Five million rows end as about six arrays to search
+#: per batch, each a C-level ``searchsorted``.
+_MAX_RUN = 1 << 20
 
 BatchSink = Callable[[list[dict[str, Any]], Sequence[int]], None]
 
