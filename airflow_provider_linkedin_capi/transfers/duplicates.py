@@ -128,10 +128,14 @@ class SeenEventIds:
 
 
 class DuplicateFilter:
-    """Sits in front of the batch sink: passes on each eventId's first copy, counts or refuses the rest."""
+    """Sits in front of the batch sink: passes on each eventId's first copy, counts or refuses the rest.
 
-    def __init__(self, sink: BatchSink, *, fail: bool = False) -> None:
-        self.sink = sink
+    ``sink`` is set by the push once it knows where batches go (the spool, or the batches in flight).
+    """
+
+    sink: BatchSink
+
+    def __init__(self, *, fail: bool = False) -> None:
         self.fail = fail
         self.seen = SeenEventIds()
         #: Rows left out because an earlier row of this run had the same eventId.

@@ -339,7 +339,7 @@ class SqlToLinkedInCapiOperator(PushOutputs, StopOnKill, BaseOperator):
             ledger = self._open_ledger()
             with RejectionLog(rejects_path) as rejections:
                 delivery = EventDelivery(capi_hook, rejections, dry_run=self.dry_run, ledger=ledger)
-                duplicates = DuplicateFilter(delivery.deliver, fail=self.on_duplicate == "fail")
+                duplicates = DuplicateFilter(fail=self.on_duplicate == "fail")
                 self._push_record = PushRecord.start(capi_hook, delivery, dry_run=self.dry_run)
                 telemetry.watch(delivery, rejections)
                 pipeline = self._push(
