@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
@@ -144,3 +145,17 @@ def make_operator(rule_ids: dict[str, int], **kwargs: Any) -> SqlToLinkedInCapiO
     kwargs.setdefault("conversion_rule_id", rule_ids["main"])
     kwargs.setdefault("key_columns", list(KEY_COLUMNS))
     return SqlToLinkedInCapiOperator(**kwargs)
+
+
+@pytest.fixture
+def lookups(monkeypatch) -> list[str]:
+    """The rule ids the push reads from LinkedIn, in order, one entry per read."""
+    read = LinkedInCapiHook.get_conversion_rule
+    asked: list[str] = []
+
+    def counting_read(self, rule_id, account=None):
+        asked.append(str(rule_id))
+        return read(self, rule_id, account)
+
+    monkeypatch.setattr(LinkedInCapiHook, "get_conversion_rule", counting_read)
+    return asked

@@ -479,23 +479,12 @@ def test_on_invalid_fail_reports_a_failure_while_sending_the_spool(
     assert len(linkedin.admin.events()) == 10
 
 
-def test_each_rule_is_read_from_linkedin_once(
-    linkedin, sqlite_crm, crm_rows, rule_ids, run_push, monkeypatch
-):
-    read = LinkedInCapiHook.get_conversion_rule
-    asked: list[str] = []
-
-    def counting_read(self, rule_id, account=None):
-        asked.append(str(rule_id))
-        return read(self, rule_id, account)
-
-    monkeypatch.setattr(LinkedInCapiHook, "get_conversion_rule", counting_read)
-
+def test_each_rule_is_read_from_linkedin_once(linkedin, sqlite_crm, crm_rows, rule_ids, run_push, lookups):
     run_push()
     run_push(batch_size=2)  # a fresh task reads them again, once each
 
     once = sorted(str(rule_ids[role]) for role in ("main", "second", "insight", "missing"))
-    assert sorted(asked) == sorted(once * 2)
+    assert sorted(lookups) == sorted(once * 2)
     assert sum(1 for row in crm_rows if row.rule == "second") >= 2
 
 

@@ -9,7 +9,6 @@ import time
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 
@@ -26,19 +25,6 @@ def deals_table(tmp_path, monkeypatch):
         )
     conn.close()
     monkeypatch.setenv("AIRFLOW_CONN_DEALS", json.dumps({"conn_type": "sqlite", "host": str(path)}))
-
-
-@pytest.fixture
-def lookups(monkeypatch) -> list[str]:
-    read = LinkedInCapiHook.get_conversion_rule
-    asked: list[str] = []
-
-    def counting_read(self, rule_id, account=None):
-        asked.append(str(rule_id))
-        return read(self, rule_id, account)
-
-    monkeypatch.setattr(LinkedInCapiHook, "get_conversion_rule", counting_read)
-    return asked
 
 
 def _operator(**kwargs) -> SqlToLinkedInCapiOperator:
