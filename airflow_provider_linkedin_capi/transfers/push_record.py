@@ -22,6 +22,7 @@ ASSET_EXTRA_KEYS = (
     "rejections",
     "batches",
     "already_delivered",
+    "duplicate_rows",
     "first_event_at",
     "last_event_at",
     "dry_run",

@@ -28,6 +28,7 @@ RUN_KEYS = {
     "rejections",
     "batches",
     "already_delivered",
+    "duplicate_rows",
     "first_event_at",
     "last_event_at",
     "dry_run",
