@@ -74,16 +74,10 @@ class EventDelivery:
         #: Wall-clock time (epoch seconds) at which the last batch was settled.
         self.last_batch_at: float | None = None
 
-    def deliver(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
-        """Send ``events`` and settle the answer, on this thread; ``rows[i]`` is the 1-based query-result
-        row that became ``events[i]``. (A push keeps several batches in flight with :mod:`.in_flight`,
-        which calls the three steps below itself.)"""
-        batch = self.prepare(events, rows)
-        if batch is not None:
-            self.settle(self.send(batch))
-
     def prepare(self, events: list[dict[str, Any]], rows: Sequence[int]) -> PendingBatch | None:
         """Leave out what the ledger says was delivered; ``None`` when nothing is left to send.
+
+        ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
 
         A dry run counts the batch here, as if LinkedIn had taken all of it. Runs on the caller's thread.
         """

@@ -12,11 +12,20 @@ from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
+from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
 from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
 
 from .conftest import FAST_BUDGET
 from .hostile_server import Answer, HostileServer
+
+
+def deliver_one_at_a_time(delivery: EventDelivery, events: list, rows) -> None:
+    """Send ``events`` as the push does with ``max_in_flight=1``: through the in-flight window."""
+    with InFlightWindow(delivery, 1) as window:
+        window.submit(events, rows)
+        window.finish()
+
 
 EVENTS_PATH = "/rest/conversionEvents"
 REFUSAL = {"status": 400, "message": "Request is not permitted for this application"}
@@ -89,7 +98,7 @@ def test_what_was_accepted_before_a_request_level_refusal_is_kept(hostile, tmp_p
     with RejectionLog() as rejections:
         delivery = EventDelivery(hook, rejections, dry_run=False, ledger=ledger)
         with pytest.raises(LinkedInCapiError, match="HTTP 400"):
-            delivery.deliver(events, range(1, 6001))
+            deliver_one_at_a_time(delivery, events, range(1, 6001))
     assert delivery.events_sent == 5000
     assert rejections.total == 0
     assert DeliveryLedger(str(tmp_path / "ledger")).delivered(events) == [True] * 5000 + [False] * 1000
@@ -142,7 +151,7 @@ def test_a_200_with_another_number_of_elements_counts_nothing_as_sent(hostile, t
     with RejectionLog() as rejections:
         delivery = EventDelivery(hook, rejections, dry_run=False, ledger=ledger)
         with pytest.raises(LinkedInCapiError, match="batch of 10 event") as failure:
-            delivery.deliver(events, range(1, 11))
+            deliver_one_at_a_time(delivery, events, range(1, 11))
     partial = failure.value.delivered_before_failure
     assert (partial.accepted, partial.rejected, partial.unsent) == (0, {}, tuple(range(10)))
     assert delivery.events_sent == 0
@@ -161,7 +170,7 @@ def test_a_200_with_a_status_that_is_not_an_integer_counts_only_what_is_certain(
     with RejectionLog() as rejections:
         delivery = EventDelivery(hook, rejections, dry_run=False, ledger=ledger)
         with pytest.raises(LinkedInCapiError, match=r"3 element.*no integer status.*index 1") as failure:
-            delivery.deliver(events, range(1, 7))
+            deliver_one_at_a_time(delivery, events, range(1, 7))
     partial = failure.value.delivered_before_failure
     assert (partial.accepted, partial.unsent) == (2, (1, 3, 4))
     assert list(partial.rejected) == [5]

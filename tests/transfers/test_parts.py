@@ -9,9 +9,18 @@ import pytest
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
+from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
 from airflow_provider_linkedin_capi.transfers.progress import ProgressReporter
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog, rejection_for_event
 from airflow_provider_linkedin_capi.transfers.spool import EventSpool
+
+
+def deliver_one_at_a_time(delivery: EventDelivery, events: list, rows) -> None:
+    """Send ``events`` as the push does with ``max_in_flight=1``: through the in-flight window."""
+    with InFlightWindow(delivery, 1) as window:
+        window.submit(events, rows)
+        window.finish()
+
 
 HASH = "a" * 64
 
@@ -70,8 +79,8 @@ def test_spool_refuses_gaps_in_row_numbers():
 def test_dry_run_delivery_counts_what_would_be_sent():
     with RejectionLog() as rejections:
         delivery = EventDelivery(None, rejections, dry_run=True)
-        delivery.deliver([_event(5), _event(1)], [1, 2])
-        delivery.deliver([_event(9)], [3])
+        deliver_one_at_a_time(delivery, [_event(5), _event(1)], [1, 2])
+        deliver_one_at_a_time(delivery, [_event(9)], [3])
     assert delivery.events_sent == 3
     assert delivery.batches == 2
     assert delivery.first_event_ms == 1_700_000_000_001
@@ -90,7 +99,9 @@ def test_linkedin_messages_that_quote_a_name_are_recorded_without_it(tmp_path):
 
     path = tmp_path / "rejects.jsonl"
     with RejectionLog(str(path)) as rejections:
-        EventDelivery(RefusingHook(), rejections, dry_run=False).deliver([_event(1), _event(2)], [7, 8])
+        deliver_one_at_a_time(
+            EventDelivery(RefusingHook(), rejections, dry_run=False), [_event(1), _event(2)], [7, 8]
+        )
     [line] = [orjson.loads(text) for text in path.read_bytes().splitlines()]
     assert (line["row"], line["code"]) == (7, "rejected_by_linkedin")
     assert line["field"] == "/user/userInfo/firstName"
