@@ -9,9 +9,12 @@ What it does, in one run:
    (0.5 s plus 0.1 ms per event), for each ``max_in_flight`` in ``--in-flight`` (default 1, 4, 10);
 4. **sweep:** pushes ``--sweep-rows`` rows (default 200k) at 0, 100 ms, 300 ms, 1 s and 3 s per batch (half
    of it per request, half per event), for the same ``max_in_flight`` values;
-5. each push runs in a fresh child process (``_measure.py``), so CPU seconds and peak RSS are the push's own;
+5. **cpu:** pushes the main rows with no latency ``--cpu-repeats`` times (default 3) for each
+   ``max_in_flight``, interleaved, and compares the medians of CPU per row: one run of a few seconds moves
+   by several per cent on a shared machine, more than the 5% the target allows;
+6. each push runs in a fresh child process (``_measure.py``), so CPU seconds and peak RSS are the push's own;
    after each, the sandbox must hold exactly the valid rows, once each;
-6. prints the results and writes a table and a plot into ``docs/benchmarks.md`` (its "Batches in flight"
+7. prints the results and writes a table and a plot into ``docs/benchmarks.md`` (its "Batches in flight"
    section, between markers, so ``push_throughput.py`` keeps it) and ``docs/benchmarks-in-flight.png``.
 
 Run::
@@ -25,6 +28,7 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -52,7 +56,7 @@ SECTION_END = "<!-- in-flight benchmark: end -->"
 
 @dataclass
 class Run:
-    kind: str  # "main" or "sweep"
+    kind: str  # "main", "sweep" or "cpu"
     rows: int
     valid_rows: int
     max_in_flight: int
@@ -147,7 +151,9 @@ def _process_cpu(sandbox: Any) -> float:
     return times.user + times.system
 
 
-def run_all(rows: int, sweep_rows: int, in_flights: list[int], latencies: list[float]) -> list[Run]:
+def run_all(
+    rows: int, sweep_rows: int, in_flights: list[int], latencies: list[float], cpu_repeats: int
+) -> list[Run]:
     from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_API_VERSION
     from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 
@@ -165,6 +171,10 @@ def run_all(rows: int, sweep_rows: int, in_flights: list[int], latencies: list[f
             for latency in latencies:
                 for in_flight in in_flights:
                     runs.append(measure(sandbox, conn, tables[sweep_rows], "sweep", in_flight, latency))
+        if rows:
+            for _ in range(cpu_repeats):
+                for in_flight in in_flights:
+                    runs.append(measure(sandbox, conn, tables[rows], "cpu", in_flight, 0.0))
         print(f"All measurements took {time.perf_counter() - started:.0f}s", flush=True)
     return runs
 
@@ -187,18 +197,7 @@ def verdicts(runs: list[Run]) -> list[str]:
             f"({-(-main[0].rows // BATCH)} requests: a burst of {BUDGET_PER_MINUTE // 10}, then "
             f"{(BUDGET_PER_MINUTE - BUDGET_PER_MINUTE // 10) / 60:g} a second)."
         )
-    idle = {r.max_in_flight: r for r in runs if r.kind == "sweep" and r.latency_s == 0}
-    if 1 in idle:
-        base = idle[1].cpu_us_per_row
-        for in_flight, run in sorted(idle.items()):
-            if in_flight == 1:
-                continue
-            change = run.cpu_us_per_row / base - 1
-            lines.append(
-                f"- No latency, CPU per row with `max_in_flight={in_flight}`: {run.cpu_us_per_row:.1f} us "
-                f"against {base:.1f} us with 1 ({change:+.1%}; target within {CPU_TOLERANCE:.0%}: "
-                f"{'met' if abs(change) <= CPU_TOLERANCE else 'NOT met'})."
-            )
+    lines.extend(cpu_verdicts(runs))
     worst = max((r.peak_rss_mb for r in runs), default=0)
     lines.append(
         f"- Peak RSS, highest of all runs: {worst:.0f} MB (target < {TARGET_PEAK_RSS_MB} MB: "
@@ -214,6 +213,33 @@ def verdicts(runs: list[Run]) -> list[str]:
         "- Every run: events accepted by the sandbox == valid rows == distinct eventIds: "
         f"{'yes' if all(r.accepted_ok for r in runs) else 'NO (see the table)'}."
     )
+    return lines
+
+
+def cpu_verdicts(runs: list[Run]) -> list[str]:
+    """CPU per row with no latency, median of the repeated ``cpu`` runs, against ``max_in_flight=1``.
+
+    The target bounds what the window costs: at most 5% more CPU per row than the sequential push. A
+    window that costs less (the sending threads overlap the reading and building) meets it too.
+    """
+    per_limit: dict[int, list[float]] = {}
+    for run in runs:
+        if run.kind == "cpu":
+            per_limit.setdefault(run.max_in_flight, []).append(run.cpu_us_per_row)
+    if 1 not in per_limit:
+        return []
+    base = statistics.median(per_limit[1])
+    lines = []
+    for in_flight, samples in sorted(per_limit.items()):
+        if in_flight == 1:
+            continue
+        median = statistics.median(samples)
+        change = median / base - 1
+        lines.append(
+            f"- No latency, CPU per row with `max_in_flight={in_flight}` (median of {len(samples)} runs): "
+            f"{median:.2f} us against {base:.2f} us with 1 ({change:+.1%}; target at most "
+            f"{CPU_TOLERANCE:.0%} more: {'met' if change <= CPU_TOLERANCE else 'NOT met'})."
+        )
     return lines
 
 
@@ -343,6 +369,9 @@ def main() -> None:
         default=",".join(f"{s:g}" for s in SWEEP_LATENCIES_S),
         help="seconds per batch of the sweep",
     )
+    parser.add_argument(
+        "--cpu-repeats", type=int, default=3, help="no-latency runs of the main rows per max_in_flight"
+    )
     parser.add_argument("--out", type=Path, default=None, help="markdown file to write (docs/benchmarks.md)")
     parser.add_argument("--from-results", type=Path, default=None, help="re-render a saved results JSON")
     args = parser.parse_args()
@@ -354,7 +383,7 @@ def main() -> None:
         machine = machine_description()
         in_flights = [int(n) for n in args.in_flight.split(",") if n]
         latencies = [float(s) for s in args.latencies.split(",") if s]
-        runs = run_all(args.rows, args.sweep_rows, in_flights, latencies)
+        runs = run_all(args.rows, args.sweep_rows, in_flights, latencies, args.cpu_repeats)
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         raw = RESULTS_DIR / f"in-flight-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
         raw.write_text(

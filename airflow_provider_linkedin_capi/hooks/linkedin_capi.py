@@ -35,6 +35,7 @@ from airflow_provider_linkedin_capi.hooks.answers import Reply
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import expected_sunset
 from airflow_provider_linkedin_capi.hooks.batch_answers import read_batch_success
 from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
+from airflow_provider_linkedin_capi.hooks.json_body import EncodedEvents
 from airflow_provider_linkedin_capi.hooks.oauth import failure_text
 from airflow_provider_linkedin_capi.hooks.paging import walk_pages
 from airflow_provider_linkedin_capi.hooks.responses import error_body
@@ -78,7 +79,7 @@ class LinkedInCapiHook(LinkedInCapiSession):
     # ------------------------------------------------------------------ conversion events
 
     def send_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> BatchResult:
-        """Send one BATCH_CREATE of at most 5,000 events.
+        """Send one BATCH_CREATE of at most 5,000 events (dicts, or :class:`EncodedEvents`, sent as written).
 
         LinkedIn rejects the whole batch when one element is bad; the rejection comes back as a
         :class:`BatchResult` (not raised). A dropped connection is retried like a 5xx: events carry
@@ -89,9 +90,8 @@ class LinkedInCapiHook(LinkedInCapiSession):
             raise ValueError(f"LinkedIn takes at most {MAX_BATCH_SIZE} events per request, got {count}")
         if count == 0:
             return BatchResult(status=200, accepted=0)
-        reply = self._request(
-            "POST", "/conversionEvents", body={"elements": events}, restli_method="BATCH_CREATE"
-        )
+        body = events.body if isinstance(events, EncodedEvents) else {"elements": events}
+        reply = self._request("POST", "/conversionEvents", body=body, restli_method="BATCH_CREATE")
         if reply.ok:
             return read_batch_success(reply.status, reply.payload, count)
         if reply.status in (400, 422):

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, TypeVar, Unpack
 
-import orjson
 import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
@@ -37,6 +35,7 @@ from airflow_provider_linkedin_capi.hooks.answers import (
 )
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import warn_if_version_near_sunset
 from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
+from airflow_provider_linkedin_capi.hooks.json_body import json_body
 from airflow_provider_linkedin_capi.hooks.oauth import refresh_form
 from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
 from airflow_provider_linkedin_capi.hooks.request_headers import standard_headers
@@ -172,11 +171,12 @@ class LinkedInCapiSession(SettingsProperties, BaseHook):
     ) -> Reply:
         """One logical call with pacing, auth renewal and retries; returns any non-retryable answer.
 
+        :param body: the JSON body: a value to write, or ``bytes`` already written (an encoded batch).
         :param recover: for calls that are unsafe to repeat (a create): asked before each retry that follows
             an ambiguous failure; a reply it returns ends the call instead of a second request.
         """
         url = f"{self.config.base_url}{path}" + (f"?{query}" if query else "")
-        data = None if body is None else orjson.dumps(body, default=_json_default)
+        data = body if body is None or isinstance(body, bytes) else json_body(body)
         ambiguous_before = False
 
         def before_retry(failure: transport.TransientFailure) -> Reply | None:
@@ -240,13 +240,3 @@ class LinkedInCapiSession(SettingsProperties, BaseHook):
         error = refusal(reply, what, self._caller)
         if error is not None:
             raise error
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    raise TypeError(f"cannot send a {type(value).__name__} to LinkedIn as JSON")

@@ -7,15 +7,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.json_body import EncodedEvents
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import MAX_BATCH_SIZE, BatchResult
 from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 
 REQUIRED = "field is required but not found and has no default value"
 
 
-def test_batch_is_accepted_whole(hook, sandbox, rule, make_events):
+def _as_sent(events: list[dict], encoded: bool) -> list[dict] | EncodedEvents:
+    """The push sends batches as their written body (``EncodedEvents``); a user may send dicts."""
+    return EncodedEvents(events) if encoded else events
+
+
+@pytest.fixture(params=[False, True], ids=["dicts", "encoded"])
+def encoded(request) -> bool:
+    return request.param
+
+
+def test_batch_is_accepted_whole(hook, sandbox, rule, make_events, encoded):
     events = make_events(rule["id"], 250)
-    assert hook.send_conversion_events(events) == BatchResult(status=200, accepted=250)
+    assert hook.send_conversion_events(_as_sent(events, encoded)) == BatchResult(status=200, accepted=250)
     assert sandbox.admin.event_ids(rule["id"]) == {e["eventId"]: 1 for e in events}
 
 
@@ -43,11 +54,11 @@ def test_422_is_parsed_into_per_index_errors(hook, sandbox, rule, make_events):
     assert sandbox.admin.stats()["events_total"] == 0  # all or nothing
 
 
-def test_deliver_drops_named_elements_and_resends_the_rest(hook, sandbox, rule, make_events):
+def test_deliver_drops_named_elements_and_resends_the_rest(hook, sandbox, rule, make_events, encoded):
     events = make_events(rule["id"], 40)
     poisoned = {3, 17, 39}
     sandbox.admin.poison([events[i]["eventId"] for i in poisoned], message_format="indexed")
-    result = deliver_events(hook, events)
+    result = deliver_events(hook, _as_sent(events, encoded))
     assert result.accepted == 37
     assert set(result.rejected) == poisoned
     assert result.requests == 2
@@ -90,14 +101,14 @@ def test_elements_that_keep_failing_end_the_delivery_with_what_was_taken(
     assert events[4]["eventId"] not in sandbox.admin.event_ids(rule["id"])
 
 
-def test_deliver_bisects_when_linkedin_names_no_element(hook, sandbox, rule, make_events):
+def test_deliver_bisects_when_linkedin_names_no_element(hook, sandbox, rule, make_events, encoded):
     events = make_events(rule["id"], 64)
     poisoned = {5, 42}
     sandbox.admin.poison([events[i]["eventId"] for i in poisoned], message_format="opaque")
     first = hook.send_conversion_events(events)
     assert first.errors == {}
     assert first.message
-    result = deliver_events(hook, events)
+    result = deliver_events(hook, _as_sent(events, encoded))
     assert result.accepted == 62
     assert set(result.rejected) == poisoned
     # LinkedIn's own text for the element alone, for the rejects file
@@ -203,17 +214,18 @@ def test_pacing_keeps_the_sandbox_from_throttling(make_hook, sandbox, rule, make
 @given(
     poisoned=st.sets(st.integers(0, 29), max_size=8),
     message_format=st.sampled_from(["indexed", "opaque"]),
+    encoded=st.booleans(),
 )
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_deliver_accepts_exactly_the_clean_events(
-    hook, sandbox_process, make_events, poisoned, message_format
+    hook, sandbox_process, make_events, poisoned, message_format, encoded
 ):
     admin = sandbox_process.admin
     admin.reset()
     rule = admin.create_rule(name="property", type="PURCHASE")
     events = make_events(rule["id"], 30)
     admin.poison([events[i]["eventId"] for i in poisoned], message_format=message_format)
-    result = deliver_events(hook, events)
+    result = deliver_events(hook, _as_sent(events, encoded))
     assert set(result.rejected) == poisoned
     assert result.accepted == 30 - len(poisoned)
     assert admin.event_ids(rule["id"]) == {e["eventId"]: 1 for i, e in enumerate(events) if i not in poisoned}
