@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
 from airflow_provider_linkedin_capi.hooks.batch_answers import LinkedInCapiUnreadableBatchAnswer
+from airflow_provider_linkedin_capi.hooks.json_body import EncodedEvents
 from airflow_provider_linkedin_capi.results import BatchResult
+from airflow_provider_linkedin_capi.transfers import delivery as delivery_module
 from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
 from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
 from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
@@ -30,6 +33,7 @@ class GatedHook:
         self.open_gates = open_gates
         self.gates: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
+        self.called = threading.Condition(self.lock)
         self.calls: list[int] = []
         self.active = 0
         self.most_active = 0
@@ -42,10 +46,16 @@ class GatedHook:
         for batch in batches:
             self.gate(batch).set()
 
+    def wait_for_calls(self, count: int) -> None:
+        """Wait until ``count`` batches reached the hook: a submitted batch starts on a worker thread."""
+        with self.called:
+            assert self.called.wait_for(lambda: len(self.calls) >= count, timeout=30), self.calls
+
     def send_conversion_events(self, events):
         batch = int(events[0]["eventId"].split("-")[0][1:])
         with self.lock:
             self.calls.append(batch)
+            self.called.notify_all()
             self.active += 1
             self.most_active = max(self.most_active, self.active)
         try:
@@ -99,6 +109,59 @@ def test_every_batch_is_sent_once_and_counted_once(limit):
     assert window.most_in_flight <= limit
 
 
+class LiveBatches:
+    """Counts the batches alive in their sending form: ``EncodedEvents`` made and not yet freed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.alive = 0
+        lock = threading.Lock()
+        counter = self
+
+        class CountedEvents(EncodedEvents):
+            __slots__ = ()
+
+            def __init__(self, events) -> None:
+                super().__init__(events)
+                with lock:
+                    counter.alive += 1
+
+            def __del__(self) -> None:
+                with lock:
+                    counter.alive -= 1
+
+        monkeypatch.setattr(delivery_module, "EncodedEvents", CountedEvents)
+
+
+class SlowHook(GatedHook):
+    """Notes, at each request, how many batches are alive; takes a moment to answer, so the window fills."""
+
+    def __init__(self, live: LiveBatches) -> None:
+        super().__init__(open_gates=True)
+        self.live = live
+        self.alive_at_send: list[int] = []
+
+    def send_conversion_events(self, events):
+        self.alive_at_send.append(self.live.alive)
+        time.sleep(0.01)  # keeps the window full while the task thread submits; nothing is timed
+        return super().send_conversion_events(events)
+
+
+@pytest.mark.timeout(60)
+def test_memory_stays_flat_no_more_batches_are_alive_than_the_window_holds(monkeypatch):
+    live = LiveBatches(monkeypatch)
+    hook = SlowHook(live)
+    with RejectionLog() as rejections:
+        delivery = EventDelivery(hook, rejections, dry_run=False)
+        with InFlightWindow(delivery, 3) as window:
+            for n in range(40):
+                window.submit(*_batch(n))
+            window.finish()
+    assert delivery.batches == 40
+    # the window was full, and no batch outlived its settling: no backlog builds up however many go through
+    assert max(hook.alive_at_send) == 3, hook.alive_at_send
+    assert live.alive == 0
+
+
 @pytest.mark.timeout(60)
 def test_submit_waits_while_the_window_is_full():
     hook = GatedHook()
@@ -112,6 +175,7 @@ def test_submit_waits_while_the_window_is_full():
             third.join(0.5)
             # Two batches in flight, the third waits: it is neither sent nor counted.
             assert third.is_alive()
+            hook.wait_for_calls(2)
             assert sorted(hook.calls) == [0, 1]
             assert delivery.batches == 0
             hook.release(1)
@@ -119,6 +183,7 @@ def test_submit_waits_while_the_window_is_full():
             assert not third.is_alive()
             # Batch 1 was settled to make room; batch 0 is still in flight.
             assert delivery.batches == 1
+            hook.wait_for_calls(3)
             assert sorted(hook.calls) == [0, 1, 2]
             hook.release(0, 2)
             window.finish()
