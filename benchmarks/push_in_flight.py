@@ -312,6 +312,21 @@ def plot(runs: list[Run], path: Path) -> None:
     plt.close(fig)
 
 
+def memory_per_batch(runs: list[Run]) -> str:
+    """How much peak RSS each batch in flight added in the main runs, from the fewest to the most."""
+    main = sorted((r for r in runs if r.kind == "main"), key=lambda r: r.max_in_flight)
+    if len(main) < 2 or main[-1].max_in_flight == main[0].max_in_flight:
+        return ""
+    low, high = main[0], main[-1]
+    per_batch = (high.peak_rss_mb - low.peak_rss_mb) / (high.max_in_flight - low.max_in_flight)
+    return (
+        f"Peak RSS grew by {per_batch:.1f} MB per batch of {BATCH:,} events in flight "
+        f"({low.peak_rss_mb:.0f} MB with {low.max_in_flight}, {high.peak_rss_mb:.0f} MB with "
+        f"{high.max_in_flight}): a batch waits for "
+        "LinkedIn's answer as its JSON request body, not as dicts."
+    )
+
+
 def section_markdown(runs: list[Run], machine: dict[str, str], cmd: str, png: Path) -> str:
     machine_line = ", ".join(
         f"{k}: {v}" for k, v in machine.items() if k in ("date", "cpus", "cpu_model", "python")
@@ -325,7 +340,9 @@ Measured with `{cmd}` ({machine_line}). The sandbox ran with LinkedIn's budget o
 `requests_per_minute` at the same {BUDGET_PER_MINUTE}, batches of {BATCH:,} events, and a time per
 request set with the sandbox's latency setting (half per request, half per event: 1 s per batch is
 0.5 s + 0.1 ms per event). How long LinkedIn really takes is UNKNOWN; see docs/scaling.md. The latency
-sweep uses {sweep_rows:,} rows to keep the sequential runs short. Each push ran in a fresh process; CPU
+sweep uses {sweep_rows:,} rows to keep the sequential runs short. The "cpu" runs push the main rows with
+no latency, each `max_in_flight` in turn, repeated; their verdict compares medians, because a single run
+moves by several per cent. Each push ran in a fresh process; CPU
 seconds and peak RSS are the pushing process's own. The machine has 2 cores shared with other work
 (the sandbox among it), so wall times carry a few seconds of noise; CPU per row is steadier.
 
@@ -340,8 +357,7 @@ divided by `max_in_flight`, times the latency per batch (1M rows at 1 s: 50 s wi
 the 2 cores. The sandbox, which validates and stores every event on one event loop (its CPU is in the
 table; LinkedIn does that work on its own servers), and the push then wait for a core, and wall times
 stretch by tens of seconds from one run to the next; the targets above were set for a machine that is
-not shared. CPU per row and peak RSS are the figures to compare across runs. Peak RSS grows by about
-9 MB per batch of 5,000 events in flight (each batch is held until LinkedIn has answered it).
+not shared. CPU per row and peak RSS are the figures to compare across runs. {memory_per_batch(runs)}
 
 ![wall time by max_in_flight, and against latency per batch]({png.name})
 {SECTION_END}"""

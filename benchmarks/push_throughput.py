@@ -50,7 +50,10 @@ from generate_rows import GeneratedTable, ensure_rows  # noqa: E402
 
 # Far above LinkedIn's 600/min, so the pacing never waits: this measures the code, not the budget.
 SANDBOX_REQUESTS_PER_MINUTE = 1_000_000
-TARGET_ROWS_PER_CPU_S = 150_000
+#: DESIGN's CPU targets, relative to pushes measured in the same run: rows per CPU second at least this
+#: many times the pandas + requests baseline's, and at least this share of the minimal loop's.
+TARGET_TIMES_BASELINE = 2.0
+TARGET_SHARE_OF_MINIMAL_LOOP = 0.75
 #: Table and plot labels of the three pushes measured.
 IMPLEMENTATIONS = {
     "ours": "SqlToLinkedInCapiOperator",
@@ -264,7 +267,6 @@ def plot(results: list[Measurement], path: Path) -> None:
                     alpha=0.35 + 0.65 * (m.rows / max(xs)),
                     label=f"{label}, {m.rows:,} rows",
                 )
-    ax_cpu.axhline(TARGET_ROWS_PER_CPU_S, color="grey", linestyle="--", label="target 150,000")
     ax_cpu.set(xscale="log", xlabel="rows", ylabel="rows per CPU second", title="Throughput per CPU second")
     ax_rss.axhline(TARGET_PEAK_RSS_MB, color="grey", linestyle="--", label="target 250 MB")
     ax_rss.set(xscale="log", yscale="log", xlabel="rows", ylabel="peak RSS (MB)", title="Peak memory")
@@ -286,8 +288,8 @@ def write_markdown(
         worst_cpu = min(m.rows_per_cpu_s for m in ours)
         worst_rss = max(m.peak_rss_mb for m in ours)
         verdicts = [
-            f"- Rows per CPU second (target >= {TARGET_ROWS_PER_CPU_S:,}): lowest measured {worst_cpu:,.0f} "
-            f"({'met' if worst_cpu >= TARGET_ROWS_PER_CPU_S else 'NOT met'}).",
+            f"- Rows per CPU second: lowest measured {worst_cpu:,.0f} (the targets compare it with the "
+            "pushes below, measured in the same run).",
             f"- Peak RSS (target < {TARGET_PEAK_RSS_MB} MB): highest measured {worst_rss:.0f} MB "
             f"({'met' if worst_rss < TARGET_PEAK_RSS_MB else 'NOT met'}).",
             "- Flat memory: peak RSS from the smallest to the largest run went "
@@ -299,18 +301,22 @@ def write_markdown(
         for floor in (m for m in results if m.impl == "floor"):
             same = next((m for m in ours if m.rows == floor.rows), None)
             if same is not None and floor.rows_per_cpu_s:
+                share = same.rows_per_cpu_s / floor.rows_per_cpu_s
                 verdicts.append(
                     f"- Against the minimal loop at {floor.rows:,} rows: it reaches "
                     f"{floor.rows_per_cpu_s:,.0f} rows per CPU second with no validation at all; "
-                    f"ours reaches {same.rows_per_cpu_s / floor.rows_per_cpu_s:.0%} of that."
+                    f"ours reaches {share:.0%} of that (target at least {TARGET_SHARE_OF_MINIMAL_LOOP:.0%}: "
+                    f"{'met' if share >= TARGET_SHARE_OF_MINIMAL_LOOP else 'NOT met'})."
                 )
         for base in (m for m in results if m.impl == "baseline"):
             same = next((m for m in ours if m.rows == base.rows), None)
             if same is not None and same.cpu_s and same.peak_rss_mb:
+                times = same.rows_per_cpu_s / base.rows_per_cpu_s
                 verdicts.append(
-                    f"- Against the pandas + requests baseline at {base.rows:,} rows: "
-                    f"{base.cpu_s / same.cpu_s:.2f}x less CPU, {base.peak_rss_mb / same.peak_rss_mb:.1f}x "
-                    "less peak memory."
+                    f"- Against the pandas + requests baseline at {base.rows:,} rows: {times:.2f}x its rows "
+                    f"per CPU second (target at least {TARGET_TIMES_BASELINE:g}x: "
+                    f"{'met' if times >= TARGET_TIMES_BASELINE else 'NOT met'}), "
+                    f"{base.peak_rss_mb / same.peak_rss_mb:.1f}x less peak memory."
                 )
     machine_lines = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
     text = f"""# Benchmarks: pushing SQL rows to LinkedIn
@@ -362,8 +368,8 @@ it yourself to reproduce them (the first run also generates the row files under 
 
 `benchmarks/profile_stages.py` times each stage of our push on its own, in CPU seconds of one process
 (no profiler, whose per-call overhead would exaggerate the many small Python calls of the row builder).
-The target of {TARGET_ROWS_PER_CPU_S:,} rows per CPU second is a budget of
-{1e6 / TARGET_ROWS_PER_CPU_S:.1f} us per row for everything; compare each stage's us/row with it:
+Compare each stage's us/row with the minimal loop's whole push per row in the table above (1e6 divided
+by its rows per CPU second), which fetches, hashes, serialises and posts too:
 
 ```
 {stages or "(not run: pass --stages ROWS)"}
