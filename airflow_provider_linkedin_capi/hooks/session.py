@@ -20,7 +20,6 @@ from typing import Any, TypeVar, Unpack
 import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID
 from airflow_provider_linkedin_capi.hooks import transport
@@ -35,6 +34,7 @@ from airflow_provider_linkedin_capi.hooks.answers import (
 )
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import warn_if_version_near_sunset
 from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
+from airflow_provider_linkedin_capi.hooks.exchange_deadline import DeadlineAdapter
 from airflow_provider_linkedin_capi.hooks.json_body import json_body
 from airflow_provider_linkedin_capi.hooks.oauth import refresh_form
 from airflow_provider_linkedin_capi.hooks.rate_limit import TokenBucket, limiter_for
@@ -106,7 +106,7 @@ class LinkedInCapiSession(SettingsProperties, BaseHook):
                 if self._session is None:
                     session = requests.Session()
                     # Retries are ours (tenacity); urllib3 must not retry a POST behind our back.
-                    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+                    adapter = DeadlineAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
                     session.mount("https://", adapter)
                     session.mount("http://", adapter)
                     self._session = session

@@ -2,8 +2,9 @@
 
 ``requests`` and ``httpx`` apply a timeout to each socket read, so a server that drips one byte at a time
 could keep a call with ``timeout=1`` busy for as long as it likes. Here the timeout is a deadline for the
-whole exchange: the sync path reads the body in pieces as they arrive and gives up at the deadline (the
-status line and headers are bounded per read, as ``requests`` does); the async path runs the whole
+whole exchange: the sync path reads the body in pieces as they arrive and gives up at the deadline, and
+cuts off a status line and headers still arriving then
+(:mod:`~airflow_provider_linkedin_capi.hooks.exchange_deadline`); the async path runs the whole
 exchange, headers included, under one ``asyncio`` deadline.
 
 A body over :data:`MAX_RESPONSE_BYTES` is refused rather than held in memory: LinkedIn's largest answers
@@ -37,6 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from airflow_provider_linkedin_capi import metrics
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks.exchange_deadline import ExchangeDeadline
 
 #: Largest response body read from LinkedIn (or the sandbox); a larger one is an error.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -100,37 +102,50 @@ def send(
     headers: Mapping[str, str] | None = None,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> BoundedResponse:
-    """One ``requests`` exchange, never redirected, whose body must arrive within ``timeout`` seconds.
+    """One ``requests`` exchange, never redirected, whose whole answer must arrive within ``timeout`` seconds.
 
     A missed deadline raises :class:`requests.exceptions.ReadTimeout`, so callers retry it like any other
-    timeout.
+    timeout. The body is checked against the deadline between pieces; the status line and headers by an
+    :class:`~airflow_provider_linkedin_capi.hooks.exchange_deadline.ExchangeDeadline`, when the session
+    mounts a :class:`~airflow_provider_linkedin_capi.hooks.exchange_deadline.DeadlineAdapter` (the hooks'
+    does).
     """
-    deadline = time.monotonic() + timeout
-    response = session.request(
-        method,
-        url,
-        data=data,
-        headers=headers,
-        timeout=timeout,
-        stream=True,
-        allow_redirects=False,
-    )
-    try:
-        refuse_redirect(response.status_code, response.headers, what)
-        _refuse_declared_size(response.headers, response.status_code, what, max_bytes)
-        body = bytearray()
-        for piece in _pieces(response):
-            body += piece
-            if len(body) > max_bytes:
-                raise _too_large(response.status_code, what, max_bytes)
-            if time.monotonic() > deadline:
-                raise requests.exceptions.ReadTimeout(
-                    f"the answer did not arrive within the {timeout:g} s timeout"
-                )
-        return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason or "")
-    finally:
-        if response.raw is not None:
-            response.close()
+    ends_at = time.monotonic() + timeout
+    late = f"the answer did not arrive within the {timeout:g} s timeout"
+    with ExchangeDeadline(timeout) as deadline:
+        try:
+            response = session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectionError:
+            if deadline.expired:  # the socket was shut at the deadline, while the headers dripped in
+                raise requests.exceptions.ReadTimeout(late) from None
+            raise
+        try:
+            refuse_redirect(response.status_code, response.headers, what)
+            _refuse_declared_size(response.headers, response.status_code, what, max_bytes)
+            body = bytearray()
+            for piece in _pieces(response):
+                body += piece
+                if len(body) > max_bytes:
+                    raise _too_large(response.status_code, what, max_bytes)
+                if time.monotonic() > ends_at:
+                    raise requests.exceptions.ReadTimeout(late)
+            return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason or "")
+        except requests.exceptions.ChunkedEncodingError:
+            if deadline.expired:
+                raise requests.exceptions.ReadTimeout(late) from None
+            raise
+        finally:
+            deadline.disarm()  # before the connection can go back to the pool for another exchange
+            if response.raw is not None:
+                response.close()
 
 
 def _pieces(response: requests.Response) -> Iterator[bytes]:

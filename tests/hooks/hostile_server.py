@@ -39,6 +39,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     #: Send the body one byte at a time, this many seconds apart (with the full Content-Length first).
     drip: float | None = None
+    #: Send the status line and headers one byte at a time, this many seconds apart, then the body.
+    drip_headers: float | None = None
 
 
 class HostileServer:
@@ -118,6 +120,9 @@ class HostileServer:
                     content = answer.body
                 else:
                     content = b"" if answer.body is None else json.dumps(answer.body).encode()
+                if answer.drip_headers is not None:
+                    self._drip_head(answer, content)
+                    return
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(content)))
@@ -134,6 +139,21 @@ class HostileServer:
                         time.sleep(answer.drip)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+
+            def _drip_head(self, answer: Answer, content: bytes) -> None:
+                fields = {"Content-Type": "application/json", "Content-Length": str(len(content))}
+                lines = [f"HTTP/1.1 {answer.status} OK"] + [
+                    f"{name}: {value}" for name, value in {**fields, **answer.headers}.items()
+                ]
+                try:
+                    for byte in ("\r\n".join(lines) + "\r\n\r\n").encode():
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(answer.drip_headers or 0)
+                    self.wfile.write(content)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 

@@ -52,6 +52,17 @@ READERS = {"sync": read_rule_sync, "async": read_rule_async}
 
 @pytest.mark.timeout(8)
 @pytest.mark.parametrize("flavour", sorted(READERS))
+def test_timeout_bounds_headers_that_drip_in(server, monkeypatch, flavour):
+    # About 100 bytes of status line and headers at one per 0.2 s is 20 s; each read is quick.
+    server.handler = lambda request: Answer(200, RULE, drip_headers=0.2)
+    conn_id = use(monkeypatch, server, access_token="static")
+    with pytest.raises(LinkedInCapiError, match="ReadTimeout"):
+        READERS[flavour](conn_id, timeout=1, max_retries=1)
+    assert len(server.requests) == 2  # the first attempt and one retry, each cut off at its deadline
+
+
+@pytest.mark.timeout(8)
+@pytest.mark.parametrize("flavour", sorted(READERS))
 def test_timeout_bounds_the_whole_call_not_each_read(server, monkeypatch, flavour):
     # 60 bytes at one per 0.25 s is 15 s of answer; each read is quick, so a per-read timeout never fires.
     server.handler = lambda request: Answer(200, b'{"id": 123, "name": "' + b"x" * 40 + b'"}', drip=0.25)
