@@ -45,6 +45,9 @@ class ExchangeDeadline:
         self.seconds = seconds
         self.expired = False
         self._connection: HTTPConnection | None = None
+        #: The connection's socket when it was handed over: http.client lets go of ``connection.sock`` once
+        #: it knows the body ends when the server closes, and keeps reading that socket.
+        self._socket: socket.socket | None = None
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._outer: ExchangeDeadline | None = None
@@ -68,27 +71,26 @@ class ExchangeDeadline:
         """Stop watching: call before the connection can go back to the pool. Safe to call twice."""
         self._timer.cancel()
         with _owners:
-            self._connection = None
+            self._connection = self._socket = None
 
     def watch(self, connection: HTTPConnection) -> None:
         """``connection`` now serves this exchange (shut at once if the deadline has already passed)."""
         with _owners:
             connection._linkedin_capi_deadline = self  # type: ignore[attr-defined]
-            self._connection = connection
+            self._connection, self._socket = connection, connection.sock
             if self.expired:
-                _shut(connection)
+                _shut(self._socket)
 
     def _expire(self) -> None:
         with _owners:
             self.expired = True
             connection = self._connection
             if connection is not None and getattr(connection, "_linkedin_capi_deadline", None) is self:
-                _shut(connection)
+                _shut(self._socket)
 
 
-def _shut(connection: HTTPConnection) -> None:
-    """Wake a read blocked on the connection's socket: shutdown, unlike close, does so from another thread."""
-    sock = connection.sock
+def _shut(sock: socket.socket | None) -> None:
+    """Wake a read blocked on ``sock``: shutdown, unlike close, does so from another thread."""
     if sock is None:
         return
     with contextlib.suppress(OSError):  # already closed, or never connected

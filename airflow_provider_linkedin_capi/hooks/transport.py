@@ -137,6 +137,9 @@ def send(
                     raise _too_large(response.status_code, what, max_bytes)
                 if time.monotonic() > ends_at:
                     raise requests.exceptions.ReadTimeout(late)
+            if deadline.expired and _read_until_close(response.headers):
+                # no length to check it against: the body may have ended where the timer cut it
+                raise requests.exceptions.ReadTimeout(late)
             return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason or "")
         except requests.exceptions.ChunkedEncodingError:
             if deadline.expired:
@@ -146,6 +149,12 @@ def send(
             deadline.disarm()  # before the connection can go back to the pool for another exchange
             if response.raw is not None:
                 response.close()
+
+
+def _read_until_close(headers: Mapping[str, str]) -> bool:
+    """Whether the body's end is only the connection closing (no Content-Length, not chunked)."""
+    chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
+    return not chunked and headers.get("content-length") is None
 
 
 def _pieces(response: requests.Response) -> Iterator[bytes]:

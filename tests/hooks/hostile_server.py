@@ -41,6 +41,8 @@ class Answer:
     drip: float | None = None
     #: Send the status line and headers one byte at a time, this many seconds apart, then the body.
     drip_headers: float | None = None
+    #: Send no Content-Length: the body ends when the server closes the connection.
+    until_close: bool = False
 
 
 class HostileServer:
@@ -125,7 +127,10 @@ class HostileServer:
                     return
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
+                if answer.until_close:
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(content)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()

@@ -62,6 +62,15 @@ def test_timeout_bounds_headers_that_drip_in(server, monkeypatch, flavour):
 
 
 @pytest.mark.timeout(8)
+def test_a_body_without_a_length_cut_off_at_the_deadline_is_a_timeout_not_a_short_answer(server, monkeypatch):
+    # Bytes 0.4 s apart: no single read times out, and the timer cuts the body off at the 1 s deadline.
+    server.handler = lambda request: Answer(200, RULE, drip=0.4, until_close=True)
+    conn_id = use(monkeypatch, server, access_token="static")
+    with pytest.raises(LinkedInCapiError, match="ReadTimeout"):
+        read_rule_sync(conn_id, timeout=1, max_retries=0)
+
+
+@pytest.mark.timeout(8)
 @pytest.mark.parametrize("flavour", sorted(READERS))
 def test_timeout_bounds_the_whole_call_not_each_read(server, monkeypatch, flavour):
     # 60 bytes at one per 0.25 s is 15 s of answer; each read is quick, so a per-read timeout never fires.
