@@ -16,14 +16,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from airflow import __version__ as airflow_version
-from packaging.version import Version
 
-from airflow_provider_linkedin_capi.get_provider_info import API_PORT_LABEL
+from airflow_provider_linkedin_capi.get_provider_info import API_PORT_LABEL, get_provider_info
 from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
-AIRFLOW_VERSION = Version(airflow_version)
 CONN_ID = "linkedin_from_the_ui"
 MASK = "***"
 
@@ -54,36 +51,31 @@ def airflow_api(airflow_db, monkeypatch):
     purge_cached_app()
 
 
-def _form_defaults(client) -> dict | None:
+def _form_defaults(client) -> dict:
     """The LinkedIn form's extra fields as the UI pre-fills them (each field's ``value``).
 
-    ``None`` on Airflow 3.1, whose form has no fields declared in ``conn-fields`` (added in 3.2).
+    On Airflow 3.1 they come from the hook's ``get_connection_form_widgets``; on 3.2+ from ``conn-fields``.
     """
     answer = client.get("/ui/connections/hook_meta")
     assert answer.status_code == 200, answer.text
     (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
-    if meta["extra_fields"] is None:
-        return None
+    assert meta["extra_fields"], meta
     return {name: spec["value"] for name, spec in meta["extra_fields"].items() if spec["value"] is not None}
 
 
 @pytest.mark.timeout(300)
 def test_a_connection_made_in_the_ui_tests_green_and_pushes(airflow_api, sandbox, tmp_path, monkeypatch):
     defaults = _form_defaults(airflow_api)
-    if defaults is not None:
-        assert MASK not in defaults.values(), defaults  # nothing the form pre-fills is masked
-        assert defaults == {
-            "requests_per_minute": 600,
-            "max_in_flight": 4,
-            "timeout": 60,
-            "max_retries": 8,
-            "retry_min_wait": 1,
-            "retry_max_wait": 60,
-            "propagation_wait": 2,
-        }
-    else:
-        assert Version("3.2") > AIRFLOW_VERSION
-        defaults = {}
+    assert MASK not in defaults.values(), defaults  # nothing the form pre-fills is masked
+    assert defaults == {
+        "requests_per_minute": 600,
+        "max_in_flight": 4,
+        "timeout": 60,
+        "max_retries": 8,
+        "retry_min_wait": 1,
+        "retry_max_wait": 60,
+        "propagation_wait": 2,
+    }
     extra = {**defaults, "refresh_token": REFRESH_TOKEN, "ad_account_id": AD_ACCOUNT_ID}
     created = airflow_api.post(
         "/api/v2/connections",
@@ -128,6 +120,30 @@ def _row_test_button_body(shown: dict) -> dict:
         "schema": shown["schema"] or "",
         "port": shown["port"] or 0,
     }
+
+
+def test_the_form_airflow_shows_is_the_one_declared_in_the_provider_info(airflow_api):
+    """Airflow 3.2+ read ``get_provider_info()``; 3.1 calls the hook's form methods, built from it."""
+    answer = airflow_api.get("/ui/connections/hook_meta")
+    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    (declared,) = get_provider_info()["connection-types"]
+    shown = meta["extra_fields"]
+    assert set(shown) == set(declared["conn-fields"])
+    for name, field in declared["conn-fields"].items():
+        schema = shown[name]["schema"]
+        assert schema["title"] == field["label"], name
+        assert schema.get("format") == (
+            "password" if field["schema"].get("format") == "password" else None
+        ), name
+    behaviour = declared["ui-field-behaviour"]
+    standard = meta["standard_fields"]
+    for name, label in behaviour["relabeling"].items():
+        assert standard[name]["title"] == label
+        assert standard[name]["hidden"] is False
+    for name in behaviour["hidden-fields"]:
+        key = "url_schema" if name == "schema" else name
+        if key in standard:  # the form has no field for ``extra`` itself
+            assert standard[key]["hidden"] is True, name
 
 
 def test_the_form_shows_the_port_and_the_list_test_button_then_tests_green(airflow_api, sandbox):

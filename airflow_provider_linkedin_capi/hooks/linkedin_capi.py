@@ -31,6 +31,7 @@ from urllib.parse import quote
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.constants import CONVERSIONS_API, DEFAULT_CONN_ID, MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks import form_fields
 from airflow_provider_linkedin_capi.hooks.answers import Reply
 from airflow_provider_linkedin_capi.hooks.api_version_sunset import expected_sunset
 from airflow_provider_linkedin_capi.hooks.batch_answers import read_batch_success
@@ -75,6 +76,16 @@ class LinkedInCapiHook(LinkedInCapiSession):
     default_conn_name = DEFAULT_CONN_ID
     conn_type = "linkedin_capi"
     hook_name = "LinkedIn Conversions API"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Airflow 3.1's form reads this; 3.2+ read ``get_provider_info()``, the one source of both."""
+        return form_fields.ui_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Airflow 3.1's form reads this; 3.2+ read ``get_provider_info()``, the one source of both."""
+        return form_fields.connection_form_widgets()
 
     # ------------------------------------------------------------------ conversion events
 

@@ -22,17 +22,18 @@ def storage_path(path: str) -> Path | ObjectStoragePath:
 
 def make_folder(folder: Path | ObjectStoragePath) -> None:
     """Create ``folder`` and its parents where folders exist (local disks); object stores have none."""
-    if isinstance(folder, Path) or folder.protocol in {"file", "local"}:
+    if _local(folder) is not None:
         folder.mkdir(parents=True, exist_ok=True)
 
 
 def _local(path: Path | ObjectStoragePath) -> Path | None:
-    """``path`` as a local ``Path`` when it is on the local disk (a plain path or ``file://``), else None."""
-    if isinstance(path, Path):
-        return path
-    if path.protocol in {"file", "local"}:
-        return Path(path.path)
-    return None
+    """``path`` as a local ``Path`` when it is on the local disk (a plain path or ``file://``), else None.
+
+    ``ObjectStoragePath`` is asked first: on Airflow 3.1 (universal-pathlib 0.2) it is a ``Path`` too.
+    """
+    if isinstance(path, ObjectStoragePath):
+        return Path(path.path) if path.protocol in {"file", "local"} else None
+    return path
 
 
 def write_whole(target: Path | ObjectStoragePath, data: bytes) -> None:
