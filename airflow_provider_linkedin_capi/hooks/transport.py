@@ -187,12 +187,16 @@ async def send_async(
     """One ``httpx`` exchange, never redirected, that must finish (headers and body) within ``timeout``.
 
     A missed deadline raises :class:`httpx.ReadTimeout`, a transport error callers already retry.
+
+    ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11, ``wait_for`` can swallow the
+    cancellation of its caller when the exchange finishes at the same moment (CPython gh-86296, fixed in
+    3.12), and a cancelled trigger then went on polling LinkedIn for ever.
     """
     try:
-        return await asyncio.wait_for(
-            _exchange(client, method, url, what=what, data=data, headers=headers, max_bytes=max_bytes),
-            timeout,
-        )
+        async with asyncio.timeout(timeout):
+            return await _exchange(
+                client, method, url, what=what, data=data, headers=headers, max_bytes=max_bytes
+            )
     except TimeoutError:
         raise httpx.ReadTimeout(f"the answer did not arrive within the {timeout:g} s timeout") from None
 
