@@ -51,14 +51,20 @@ def airflow_api(airflow_db, monkeypatch):
     purge_cached_app()
 
 
+def _form_meta(client) -> dict:
+    """What the UI's Add Connection form is built from, for the LinkedIn connection type."""
+    answer = client.get("/ui/connections/hook_meta")
+    assert answer.status_code == 200, answer.text
+    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    return meta
+
+
 def _form_defaults(client) -> dict:
     """The LinkedIn form's extra fields as the UI pre-fills them (each field's ``value``).
 
     On Airflow 3.1 they come from the hook's ``get_connection_form_widgets``; on 3.2+ from ``conn-fields``.
     """
-    answer = client.get("/ui/connections/hook_meta")
-    assert answer.status_code == 200, answer.text
-    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    meta = _form_meta(client)
     assert meta["extra_fields"], meta
     return {name: spec["value"] for name, spec in meta["extra_fields"].items() if spec["value"] is not None}
 
@@ -124,8 +130,7 @@ def _row_test_button_body(shown: dict) -> dict:
 
 def test_the_form_airflow_shows_is_the_one_declared_in_the_provider_info(airflow_api):
     """Airflow 3.2+ read ``get_provider_info()``; 3.1 calls the hook's form methods, built from it."""
-    answer = airflow_api.get("/ui/connections/hook_meta")
-    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    meta = _form_meta(airflow_api)
     (declared,) = get_provider_info()["connection-types"]
     shown = meta["extra_fields"]
     assert set(shown) == set(declared["conn-fields"])
@@ -149,8 +154,7 @@ def test_the_form_airflow_shows_is_the_one_declared_in_the_provider_info(airflow
 def test_the_form_shows_the_port_and_the_list_test_button_then_tests_green(airflow_api, sandbox):
     """The form shows ``port`` (labelled, with a placeholder) so that a user fills it; saved with the
     port the user typed, the connection passes the list's Test button."""
-    answer = airflow_api.get("/ui/connections/hook_meta")
-    (meta,) = [m for m in answer.json() if m["connection_type"] == "linkedin_capi"]
+    meta = _form_meta(airflow_api)
     port_field = meta["standard_fields"]["port"]
     assert port_field["hidden"] is False, port_field
     assert port_field["title"] == API_PORT_LABEL
