@@ -33,12 +33,18 @@ def test_backfill_over_six_days_uses_the_pool_and_both_workers(deployment, sandb
         "conversion_rule_name": "E2E backfill rule",
         "rejects_dir": str(tmp_path / "rejects"),
     }
+    # LinkedIn taking 4 s per events request keeps each push running while the scheduler queues the next:
+    # a worker (concurrency 1, prefetch 1, acks late) holds only the task it runs, so the second push in
+    # the pool's 2 slots must go to the other worker. With instant answers each push could end before the
+    # next was queued, and one worker could take all six.
+    sandbox.admin.configure(latency_ms=4000)
     run = trigger(deployment, DAG_ID, None, conf)
     unpause(deployment, DAG_ID)
     try:
         finished = wait_for_run(deployment, DAG_ID, run["dag_run_id"], timeout=300)
     finally:
         unpause(deployment, DAG_ID, paused=True)
+        sandbox.admin.configure(latency_ms=0)
     tis = task_instances(deployment, DAG_ID, run["dag_run_id"])
     states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in tis}
     assert finished["state"] == "success", states
