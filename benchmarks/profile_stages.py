@@ -39,7 +39,7 @@ STAGES_END = "--- end of stages ---"
 
 def _cpu(fn, *args):
     """CPU seconds of ``fn``, with the garbage collector handled as the operator's push handles it."""
-    from airflow_provider_linkedin_capi.transfers.gc_pause import collector_paused_for_old_objects
+    from airflow_provider_linkedin_capi.push.engine import collector_paused_for_old_objects
 
     with collector_paused_for_old_objects():
         start = time.process_time()
@@ -61,8 +61,8 @@ def main() -> None:
 
     from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+    from airflow_provider_linkedin_capi.push.sources import get_db_hook, open_row_stream
     from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
-    from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook, open_row_stream
 
     def fetch():
         rows: list = []

@@ -154,7 +154,7 @@ def _process_cpu(sandbox: Any) -> float:
 def run_all(
     rows: int, sweep_rows: int, in_flights: list[int], latencies: list[float], cpu_repeats: int
 ) -> list[Run]:
-    from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_API_VERSION
+    from airflow_provider_linkedin_capi.hooks._connection import DEFAULT_API_VERSION
     from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 
     print("Preparing row files ...", flush=True)

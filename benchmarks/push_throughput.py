@@ -489,7 +489,7 @@ def run_measurements(
     With ``repeats`` > 1 the whole sequence runs again that many times, so the three pushes of one size
     alternate and share the machine's moods; the verdicts then compare medians.
     """
-    from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_API_VERSION
+    from airflow_provider_linkedin_capi.hooks._connection import DEFAULT_API_VERSION
     from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 
     print("Preparing row files ...", flush=True)

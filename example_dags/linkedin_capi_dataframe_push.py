@@ -79,7 +79,7 @@ with DAG(
     @task
     def prepare_conversions(params=None, data_interval_start=None, data_interval_end=None) -> pd.DataFrame:
         """The interval's CRM rows as a DataFrame in the provider's column names, one row per CRM id."""
-        from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook
+        from airflow_provider_linkedin_capi.push.sources import get_db_hook
 
         hook = get_db_hook(params["sql_conn_id"])
         mark = hook.placeholder  # the driver's parameter style: "?" for SQLite, "%s" for PostgreSQL

@@ -152,16 +152,6 @@ class EventBuilder:
         """
         raise NotImplementedError  # replaced per instance in __init__
 
-    def build_mapping(self, row: Mapping[str, Any]) -> dict[str, Any] | Rejection:
-        """Like :meth:`build` for a mapping of column name to value; keys match case-insensitively and
-        missing keys are NULL."""
-        try:
-            values = [row[column] for column in self.columns]
-        except KeyError:
-            lowered = {str(key).strip().lower(): value for key, value in row.items()}
-            values = [lowered.get(column) for column in self._lower_columns]
-        return self.build(values)
-
 
 def event_summary_fields(event: Mapping[str, Any]) -> dict[str, str | None]:
     """``event_id`` and ``sha256_email`` of a built event, as :class:`Rejection` takes them.

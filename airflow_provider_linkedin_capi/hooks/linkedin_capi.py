@@ -1,12 +1,10 @@
-"""LinkedIn's REST methods for a task: conversion events, conversion rules and campaign links.
+"""The LinkedIn Conversions API hooks: :class:`LinkedInCapiHook` for tasks, :class:`LinkedInCapiAsyncHook`
+for the triggerer, one module like the HTTP provider's ``hooks/http.py``.
 
-The connection, the session and the one request path every method takes are
-:class:`~airflow_provider_linkedin_capi.hooks.session.LinkedInCapiSession`'s; what sits under them is shared
-with the async hook and lives in modules of its own: the settings
-(:mod:`~airflow_provider_linkedin_capi.hooks.settings`), the tokens
-(:mod:`~airflow_provider_linkedin_capi.hooks.tokens`), the bounded exchange and its retries
-(:mod:`~airflow_provider_linkedin_capi.hooks.transport`) and what an answer means
-(:mod:`~airflow_provider_linkedin_capi.hooks.answers`). In short:
+Both read the same connection, pace and retry the same way and read answers the same way; what sits under
+them lives in the private modules beside this one: the connection and settings (``_connection``), tokens
+(``_auth``), the bounded exchange and retries (``_transport``), what an answer means (``_answers``) and
+Rest.li spelling (``_restli``). In short:
 
 - a token is refreshed shortly before it expires and once after a 401; a dead refresh token, a 426 or a
   second 401 fail the task at once (task retries cannot fix credentials or a sunset version);
@@ -16,60 +14,172 @@ with the async hook and lives in modules of its own: the settings
 - logs and exceptions carry method, path, status, attempt, ``x-li-uuid`` and LinkedIn's own message, never a
   header, a token or a body (bodies hold hashed identifiers and names).
 
-What to do about a batch LinkedIn refused (drop the named events, split, resend) is the transfer's policy
-(:mod:`~airflow_provider_linkedin_capi.transfers.batch_delivery`): this hook sends one batch and says what
-LinkedIn answered.
+What to do about a batch LinkedIn refused (drop the named events, split, resend) is the push's policy
+(:mod:`airflow_provider_linkedin_capi.push.delivery`): the hook sends one batch and says what LinkedIn
+answered.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, TypeVar, Unpack, overload
 from urllib.parse import quote
+
+import httpx
+import orjson
+import requests
+from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
 
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.constants import CONVERSIONS_API, DEFAULT_CONN_ID, MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks import form_fields
-from airflow_provider_linkedin_capi.hooks.answers import Reply
-from airflow_provider_linkedin_capi.hooks.api_version_sunset import expected_sunset
-from airflow_provider_linkedin_capi.hooks.batch_answers import read_batch_success
-from airflow_provider_linkedin_capi.hooks.batch_errors import parse_batch_errors
-from airflow_provider_linkedin_capi.hooks.json_body import EncodedEvents
-from airflow_provider_linkedin_capi.hooks.oauth import failure_text
-from airflow_provider_linkedin_capi.hooks.paging import walk_pages
-from airflow_provider_linkedin_capi.hooks.responses import error_body
-from airflow_provider_linkedin_capi.hooks.restli import (
+from airflow_provider_linkedin_capi.hooks import _answers, _transport
+from airflow_provider_linkedin_capi.hooks._answers import (
+    BatchResult,
+    Caller,
+    Reply,
+    TokenStep,
+    TokenTries,
+    log_token_step,
+    parse_batch_errors,
+    read_answer,
+    read_batch_success,
+    refusal,
+)
+from airflow_provider_linkedin_capi.hooks._auth import (
+    AccessToken,
+    AsyncTokenCache,
+    TokenCache,
+    failure_text,
+    refresh_form,
+)
+from airflow_provider_linkedin_capi.hooks._connection import (
+    HookArguments,
+    HookSettings,
+    LinkedInCapiConnectionConfig,
+    SettingArguments,
+    SettingsProperties,
+    connection_form_widgets,
+    expected_sunset,
+    ui_field_behaviour,
+    warn_if_version_near_sunset,
+)
+from airflow_provider_linkedin_capi.hooks._restli import (
     association_key,
     batch_statuses,
     chunks_under_query_limit,
     encode_urn,
     query_string,
     restli_list,
+    walk_pages,
 )
-from airflow_provider_linkedin_capi.hooks.session import LinkedInCapiSession
-from airflow_provider_linkedin_capi.results import BatchResult, DeliveryResult
+from airflow_provider_linkedin_capi.hooks._transport import (
+    DeadlineAdapter,
+    TokenBucket,
+    error_body,
+    limiter_for,
+    standard_headers,
+)
 from airflow_provider_linkedin_capi.rules import is_conversions_api_rule
+from airflow_provider_linkedin_capi.rules.spec import ConversionRuleSpec
 
-__all__ = ["MAX_BATCH_SIZE", "BatchResult", "DeliveryResult", "LinkedInCapiHook"]
+# ----------------------------------------------------------------------------------------------------
+# Request bodies as LinkedIn receives them: JSON written by orjson, and batches of events kept that way.
+#
+# A push keeps up to ``max_in_flight`` batches waiting for LinkedIn's answer. Held as dicts, events take
+# several times the memory of their JSON (docs/scaling.md measures it), and the body has to be written
+# anyway. :class:`EncodedEvents` is a batch in that form: the body is written once, on the thread that built
+# the events, and sent as it is. Reading an event back (to explain a refusal, or to split a batch LinkedIn
+# refused) decodes the whole body once; only those rare paths pay it.
+
+
+def json_body(value: Any) -> bytes:
+    """``value`` as a request body: any mapping or sequence as a JSON object or list, a Decimal as text."""
+    return orjson.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    raise TypeError(f"cannot send a {type(value).__name__} to LinkedIn as JSON")
+
+
+class EncodedEvents(Sequence[dict[str, Any]]):
+    """The events of one BATCH_CREATE, held as its request body (``{"elements": [...]}``) instead of dicts.
+
+    A read-only sequence of the events: indexing decodes the body once and keeps the dicts for the life of
+    this object (a batch lives until it is settled). Writing the body raises like :func:`json_body` does
+    (``TypeError`` or ``orjson.JSONEncodeError``), so an event that cannot be sent fails where it was built.
+    """
+
+    __slots__ = ("_count", "_decoded", "body")
+
+    def __init__(self, events: Sequence[Mapping[str, Any]]) -> None:
+        written = json_body({"elements": events})
+        #: The BATCH_CREATE request body, sent as it is. orjson leaves its buffer up to twice the size of
+        #: what it wrote; a batch that waits in flight keeps an exact copy instead (a memcpy of ~2 MB).
+        self.body: bytes = bytes(memoryview(written))
+        self._count = len(events)
+        self._decoded: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.decoded()[index]
+
+    def decoded(self) -> list[dict[str, Any]]:
+        """The events as dicts, decoded from the body on first use."""
+        if self._decoded is None:
+            self._decoded = orjson.loads(self.body)["elements"]
+        return self._decoded
+
+    def __repr__(self) -> str:
+        return f"<EncodedEvents: {self._count} event(s), {len(self.body):,} bytes>"
+
+
+T = TypeVar("T")
+
+
+__all__ = ["BatchResult", "EncodedEvents", "LinkedInCapiAsyncHook", "LinkedInCapiHook"]
 
 RULES_PAGE_SIZE = 100
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
 _CREATE_RECOVERY_WINDOW_MS = 300_000
 
 
-class LinkedInCapiHook(LinkedInCapiSession):
+class LinkedInCapiHook(SettingsProperties, BaseHook):
     """Talk to LinkedIn's Conversions API with the credentials of a ``linkedin_capi`` connection.
 
     The connection is read on first use, not in ``__init__``, and the HTTP session (keep-alive) and the
-    access token are reused for the life of the hook. Thread-safe for concurrent calls.
+    access token are reused for the life of the hook. Every call is made the same way (:meth:`_request`):
+    take a slot of the connection's per-process budget, send (bounded in time and size, never redirected),
+    read the answer (a 401 gets a wait for propagation and a new token, each once), and retry what another
+    attempt may fix with the policy both hooks share. Thread-safe for concurrent calls.
 
     :param linkedin_capi_conn_id: the ``linkedin_capi`` connection.
     :param logger_name: passed to Airflow's ``BaseHook``.
     :param settings: ``api_version``, ``timeout``, ``max_retries``, ``retry_min_wait``, ``retry_max_wait``,
-        ``requests_per_minute`` and ``token_propagation_wait``, each defaulting to the connection's extra of
-        the same name (see :class:`~airflow_provider_linkedin_capi.hooks.settings.SettingArguments`).
+        ``requests_per_minute`` and ``propagation_wait``, each defaulting to the connection's extra of
+        the same name (see ``SettingArguments`` in ``hooks/_connection.py``).
     """
 
     conn_name_attr = "linkedin_capi_conn_id"
@@ -77,17 +187,212 @@ class LinkedInCapiHook(LinkedInCapiSession):
     conn_type = "linkedin_capi"
     hook_name = "LinkedIn Conversions API"
 
+    def __init__(
+        self,
+        linkedin_capi_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        logger_name: str | None = None,
+        **settings: Unpack[SettingArguments],
+    ) -> None:
+        super().__init__(logger_name=logger_name)
+        self._arguments = HookArguments(**settings)
+        self.linkedin_capi_conn_id = linkedin_capi_conn_id
+        self._tokens = TokenCache(
+            lambda: self.config, self._post_refresh_form, self._retry, mask_secret, self.log
+        )
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+
+    @cached_property
+    def config(self) -> LinkedInCapiConnectionConfig:
+        """The validated connection (read once per hook, which is when a retiring version is warned of)."""
+        conn = self.get_connection(self.linkedin_capi_conn_id)
+        config = LinkedInCapiConnectionConfig.from_connection(conn)
+        for secret in (config.client_secret, config.refresh_token, config.access_token):
+            if secret:
+                mask_secret(secret)
+        warn_if_version_near_sunset(
+            self._arguments.api_version or config.api_version,
+            datetime.now(UTC).date(),
+            self.log,
+            self.linkedin_capi_conn_id,
+        )
+        return config
+
+    @cached_property
+    def settings(self) -> HookSettings:
+        """The hook's arguments over the connection's extras over the defaults."""
+        return self._arguments.resolve(self.config)
+
+    @property
+    def ad_account_id(self) -> str | None:
+        return self.config.ad_account_id
+
+    @cached_property
+    def rate_limiter(self) -> TokenBucket:
+        """The bucket shared by every hook of this connection in this process."""
+        return limiter_for(self.linkedin_capi_conn_id, self.requests_per_minute)
+
+    def get_conn(self) -> requests.Session:
+        """The keep-alive session; auth and version headers are set per request, not on the session."""
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    session = requests.Session()
+                    # Retries are ours (tenacity); urllib3 must not retry a POST behind our back.
+                    adapter = DeadlineAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+                    session.mount("https://", adapter)
+                    session.mount("http://", adapter)
+                    self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def get_access_token(self) -> str:
+        """A usable bearer token, refreshed if it expires within five minutes."""
+        return self._tokens.current().value
+
+    def _post_refresh_form(self) -> _transport.BoundedResponse:
+        """One request to the token endpoint, paced: token requests count against the budget too."""
+        config = self.config
+        self.rate_limiter.acquire()
+        return _transport.send(
+            self.get_conn(),
+            "POST",
+            config.oauth_url,
+            data=refresh_form(config),
+            timeout=self.timeout,
+            headers={"Accept": "application/json"},
+            what="The token request",
+        )
+
+    def _retry(
+        self,
+        what: str,
+        attempt: Callable[[int], T],
+        *,
+        max_retries: int | None = None,
+        before_retry: Callable[[_transport.TransientFailure], T | None] | None = None,
+    ) -> T:
+        return _transport.with_retries(
+            what,
+            attempt,
+            attempts=(self.max_retries if max_retries is None else max_retries) + 1,
+            first=self.retry_min_wait,
+            longest=self.retry_max_wait,
+            log=self.log,
+            before_retry=before_retry,
+        )
+
+    @property
+    def _caller(self) -> Caller:
+        return Caller(self.linkedin_capi_conn_id, self.api_version, self.config.uses_refresh_token)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str | None = None,
+        body: Any = None,
+        restli_method: str | None = None,
+        recover: Callable[[], Reply | None] | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        """One logical call with pacing, auth renewal and retries; returns any non-retryable answer.
+
+        :param body: the JSON body: a value to write, or ``bytes`` already written (an encoded batch).
+        :param recover: for calls that are unsafe to repeat (a create): asked before each retry that follows
+            an ambiguous failure; a reply it returns ends the call instead of a second request.
+        """
+        url = f"{self.config.base_url}{path}" + (f"?{query}" if query else "")
+        data = body if body is None or isinstance(body, bytes) else json_body(body)
+        ambiguous_before = False
+
+        def before_retry(failure: _transport.TransientFailure) -> Reply | None:
+            nonlocal ambiguous_before
+            ambiguous_before = ambiguous_before or failure.ambiguous
+            if recover is not None and failure.ambiguous:
+                return recover()
+            return None
+
+        def attempt(number: int) -> Reply:
+            reply = self._send(method, url, path, data, restli_method, number, timeout or self.timeout)
+            reply.after_ambiguous_failure = ambiguous_before
+            return reply
+
+        return self._retry(f"{method} {path}", attempt, max_retries=max_retries, before_retry=before_retry)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        data: bytes | None,
+        restli_method: str | None,
+        number: int,
+        timeout: float,
+    ) -> Reply:
+        """One attempt: a request, and again with the same or a new token when a 401 allows it."""
+        token = self._tokens.current()
+        tries = TokenTries()
+        json_body = data is not None
+        while True:
+            self.rate_limiter.acquire()
+            headers = standard_headers(
+                token.value, self.api_version, restli_method=restli_method, json_body=json_body
+            )
+            try:
+                response = _transport.send(
+                    self.get_conn(), method, url, data=data, headers=headers, timeout=timeout, what=path
+                )
+            except _transport.TRANSPORT_ERRORS as err:
+                raise _transport.transport_failure(err) from None
+            uuid = response.headers.get("x-li-uuid")
+            self.log.debug(
+                "LinkedIn %s %s -> %s (attempt %d, x-li-uuid %s)",
+                method,
+                path,
+                response.status_code,
+                number,
+                uuid,
+            )
+            step = read_answer(response, self._caller, token, tries, time.time())
+            if isinstance(step, Reply):
+                return step
+            log_token_step(step, self.log, self.propagation_wait)
+            if step is TokenStep.WAIT_FOR_PROPAGATION:
+                time.sleep(self.propagation_wait)
+            else:
+                token = self._tokens.replace(token)
+
+    def _raise_for_error(self, reply: Reply, what: str) -> None:
+        error = refusal(reply, what, self._caller)
+        if error is not None:
+            raise error
+
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Airflow 3.1's form reads this; 3.2+ read ``get_provider_info()``, the one source of both."""
-        return form_fields.ui_field_behaviour()
+        return ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Airflow 3.1's form reads this; 3.2+ read ``get_provider_info()``, the one source of both."""
-        return form_fields.connection_form_widgets()
+        return connection_form_widgets()
 
     # ------------------------------------------------------------------ conversion events
+
+    def backoff_wait(self, retry: int) -> float:
+        """Seconds before retry number ``retry`` of this hook's settings: the provider's one backoff formula.
+
+        For callers that resend parts of a batch themselves (the push, after LinkedIn took only some of it).
+        """
+        return _transport.backoff_wait(retry, self.retry_min_wait, self.retry_max_wait)
 
     def send_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> BatchResult:
         """Send one BATCH_CREATE of at most 5,000 events (dicts, or :class:`EncodedEvents`, sent as written).
@@ -129,41 +434,25 @@ class LinkedInCapiHook(LinkedInCapiSession):
         return urns.account_urn(value)
 
     def create_conversion_rule(
-        self,
-        *,
-        name: str,
-        conversion_type: str,
-        account: object | None = None,
-        attribution_type: str = "LAST_TOUCH_BY_CAMPAIGN",
-        post_click_window_days: int = 30,
-        view_through_window_days: int = 7,
-        value_type: str | None = None,
-        enabled: bool = True,
-        auto_association: str | None = None,
+        self, spec: ConversionRuleSpec, account: object | None = None
     ) -> dict[str, Any]:
-        """Create a Conversions API rule and return LinkedIn's entity (with ``id``).
+        """Create a Conversions API rule from ``spec`` and return LinkedIn's entity (with ``id``).
 
         LinkedIn has no idempotency key for creates (docs/linkedin-contract.md §3.1): a repeated POST
         makes a second rule. So after a dropped connection or a 5xx the rule is first looked up by name
         (created in the last five minutes, same type, CONVERSIONS_API) and only re-created if it is not
-        there.
-
-        :param auto_association: ``autoAssociationType`` query parameter (``ALL_CAMPAIGNS``,
-            ``OBJECTIVE_BASED``, ``NONE``; values THIRD-PARTY sourced), applied once, at creation.
+        there. ``spec.auto_association`` goes as the ``autoAssociationType`` query parameter (values
+        THIRD-PARTY sourced), which LinkedIn applies once, at creation.
         """
         account_urn = self._account_urn(account)
+        name, conversion_type = spec.name, spec.conversion_type
         body: dict[str, Any] = {
             "name": name,
             "account": account_urn,
             "conversionMethod": CONVERSIONS_API,
-            "type": conversion_type,
-            "attributionType": attribution_type,
-            "postClickAttributionWindowSize": post_click_window_days,
-            "viewThroughAttributionWindowSize": view_through_window_days,
-            "enabled": enabled,
+            **spec.entity_fields(),
         }
-        if value_type is not None:
-            body["valueType"] = value_type
+        auto_association = spec.auto_association
         query = f"autoAssociationType={quote(auto_association, safe='')}" if auto_association else None
         started_ms = int(time.time() * 1000)
 
@@ -240,7 +529,7 @@ class LinkedInCapiHook(LinkedInCapiSession):
         cannot be used, and whether it caps ``count`` below what was asked is UNKNOWN: a short page is
         therefore not taken as the last one (missing a rule would make the create operator make a
         duplicate). The walk is bounded: see
-        :func:`~airflow_provider_linkedin_capi.hooks.paging.walk_pages`.
+        :func:`~airflow_provider_linkedin_capi.hooks._restli.walk_pages`.
         """
         account_urn = self._account_urn(account)
         return walk_pages(
@@ -337,3 +626,194 @@ class LinkedInCapiHook(LinkedInCapiSession):
             )
         except Exception as err:  # the answer reaches users who may not read the secrets: none in it
             return False, failure_text(err, self.__dict__.get("config"), self._tokens.held)
+
+
+# ----------------------------------------------------------------------------------------------------
+# A minimal async LinkedIn client for the triggerer.
+#
+# The triggerer runs every trigger of the deployment on one event loop, so a blocking call here (``requests``,
+# ``time.sleep``, the sync ``get_connection``) would stall them all. This hook does only what the rule-status
+# trigger needs, reading a rule, with ``httpx.AsyncClient`` and ``asyncio.sleep``. Everything else is the
+# sync hook's, shared: the settings (``_connection``), the tokens
+# (``_auth``), the retries and the backoff
+# (``_transport``) and what an answer means
+# (``_answers``); so both refresh, retry and fail alike.
+
+
+try:  # Airflow 3.2+: masks without a blocking call to the supervisor.
+    from airflow.sdk.log import amask_secret as _amask_secret
+except ImportError:  # pragma: no cover - older task SDKs
+    _amask_secret = None
+T = TypeVar("T")
+
+
+async def _mask_secret(secret: str) -> None:
+    if _amask_secret is not None:
+        await _amask_secret(secret)
+    else:  # pragma: no cover
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)
+
+
+class LinkedInCapiAsyncHook(SettingsProperties, BaseHook):
+    """
+    Read conversion rules from LinkedIn without blocking the event loop.
+
+    It takes the sync hook's settings, resolved the same way (the argument, else the connection's extra of
+    the same name, else the same default), so a deferred sensor retries exactly like a poked one. They are
+    read from the connection, so they are known only after :meth:`get_config` (every call awaits it).
+
+    :param linkedin_capi_conn_id: Airflow connection id of type ``linkedin_capi``.
+    :param settings: see :class:`~airflow_provider_linkedin_capi.hooks._connection.SettingArguments`.
+    """
+
+    conn_name_attr = "linkedin_capi_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = "linkedin_capi"
+    hook_name = "LinkedIn Conversions API (async)"
+
+    def __init__(
+        self, linkedin_capi_conn_id: str = default_conn_name, **settings: Unpack[SettingArguments]
+    ) -> None:
+        super().__init__()
+        self._arguments = HookArguments(**settings)
+        self.linkedin_capi_conn_id = linkedin_capi_conn_id
+        self._config: LinkedInCapiConnectionConfig | None = None
+        self._settings: HookSettings | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._tokens = AsyncTokenCache(
+            self.get_config, self._post_refresh_form, self._retry, _mask_secret, self.log
+        )
+
+    async def __aenter__(self) -> LinkedInCapiAsyncHook:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def get_config(self) -> LinkedInCapiConnectionConfig:
+        """The connection, fetched with the async helpers (the sync ones can deadlock in the triggerer)."""
+        if self._config is None:
+            conn = await get_async_connection(self.linkedin_capi_conn_id, hook=type(self))
+            extra = await get_async_extra_dejson(conn)
+            self._config = LinkedInCapiConnectionConfig.from_connection(conn, extra=extra)
+            self._settings = self._arguments.resolve(self._config)
+        return self._config
+
+    @property
+    def settings(self) -> HookSettings:
+        """The resolved settings; reading the connection for them here would need a blocking call."""
+        if self._settings is None:
+            raise RuntimeError("await get_config() before reading the hook's settings")
+        return self._settings
+
+    async def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            await self.get_config()
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        return self._client
+
+    async def get_conversion_rule(
+        self, rule_id: str | int, account: str | int | None = None
+    ) -> dict[str, Any]:
+        """The rule entity; :class:`LinkedInCapiNotFoundError` when LinkedIn answers 404."""
+        config = await self.get_config()
+        account_value = account if account not in (None, "") else config.ad_account_id
+        if account_value is None:
+            # Whether LinkedIn needs ``account`` on GET is UNKNOWN; every client sends it, and so do we.
+            raise LinkedInCapiConfigError(
+                f"No ad account given and connection {self.linkedin_capi_conn_id!r} has no "
+                "'ad_account_id' extra"
+            )
+        rule = urns.conversion_rule_id(rule_id)
+        query = query_string([("account", encode_urn(urns.account_urn(account_value)))])
+        reply = await self._request("GET", f"/conversions/{rule}", query)
+        error = _answers.refusal(reply, f"Reading conversion rule {rule}", self._caller())
+        if error is not None:
+            raise error
+        if not isinstance(reply.payload, dict):
+            raise LinkedInCapiError(
+                f"LinkedIn answered HTTP {reply.status} without a rule entity", status=reply.status
+            )
+        return reply.payload
+
+    def _caller(self) -> _answers.Caller:
+        config = self._config
+        uses_refresh_token = config.uses_refresh_token if config else False
+        return _answers.Caller(self.linkedin_capi_conn_id, self.api_version, uses_refresh_token)
+
+    async def _retry(self, what: str, attempt: Callable[[int], Awaitable[T]]) -> T:
+        return await _transport.with_retries_async(
+            what,
+            attempt,
+            attempts=self.max_retries + 1,
+            first=self.retry_min_wait,
+            longest=self.retry_max_wait,
+            log=self.log,
+        )
+
+    async def _request(self, method: str, path: str, query: str) -> _answers.Reply:
+        """One API call with the sync hook's retries, and the same two chances after a 401."""
+        url = f"{(await self.get_config()).base_url}{path}?{query}"
+        client = await self._get_client()
+
+        async def attempt(number: int) -> _answers.Reply:
+            token, tries = await self._tokens.current(), _answers.TokenTries()
+            while True:
+                await self._take_request_slot()
+                try:
+                    response = await _transport.send_async(
+                        client,
+                        method,
+                        url,
+                        headers=standard_headers(token.value, self.api_version),
+                        timeout=self.timeout,
+                        what=path,
+                    )
+                except _transport.TRANSPORT_ERRORS as err:
+                    raise _transport.transport_failure(err) from None
+                step = _answers.read_answer(response, self._caller(), token, tries, time.time())
+                if isinstance(step, _answers.Reply):
+                    return step
+                token = await self._next_token(step, token)
+
+        return await self._retry(f"{method} {path}", attempt)
+
+    async def _next_token(self, step: _answers.TokenStep, token: AccessToken) -> AccessToken:
+        """The token to send again after a 401: the same after a wait for it to propagate, else a new one."""
+        _answers.log_token_step(step, self.log, self.propagation_wait)
+        if step is _answers.TokenStep.WAIT_FOR_PROPAGATION:
+            await asyncio.sleep(self.propagation_wait)
+            return token
+        return await self._tokens.replace(token)
+
+    async def _take_request_slot(self) -> None:
+        """Wait for a slot of the connection's per-minute budget, shared with every hook of the process.
+
+        Many sensors deferred on one token all poll from the triggerer; without pacing, their reads could
+        draw the 429s that starve pushes sharing the token.
+        """
+        wait = limiter_for(self.linkedin_capi_conn_id, self.requests_per_minute).reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _post_refresh_form(self) -> _transport.BoundedResponse:
+        """One request to the token endpoint, paced: token requests count against the budget too."""
+        config = await self.get_config()
+        client = await self._get_client()
+        await self._take_request_slot()
+        return await _transport.send_async(
+            client,
+            "POST",
+            config.oauth_url,
+            data=refresh_form(config),
+            headers={"Accept": "application/json"},
+            timeout=self.timeout,
+            what="The token request",
+        )

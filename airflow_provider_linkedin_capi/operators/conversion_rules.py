@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import BaseOperator
 
-from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID, LINKEDIN_BLUE
+from airflow_provider_linkedin_capi.constants import (
+    DEFAULT_ATTRIBUTION_TYPE,
+    DEFAULT_CONN_ID,
+    DEFAULT_POST_CLICK_WINDOW_DAYS,
+    DEFAULT_VIEW_THROUGH_WINDOW_DAYS,
+    LINKEDIN_BLUE,
+)
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.links.campaign_manager import (
@@ -24,9 +30,14 @@ from airflow_provider_linkedin_capi.links.campaign_manager import (
 from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, is_conversions_api_rule, rule_usability
 from airflow_provider_linkedin_capi.rules.spec import ConversionRuleSpec, check_if_exists
 from airflow_provider_linkedin_capi.rules.status import linked_campaign_urns
-from airflow_provider_linkedin_capi.urns import campaign_id, conversion_rule_id, conversion_rule_urn
-from airflow_provider_linkedin_capi.utils.campaign_ids import parse_campaign_ids
-from airflow_provider_linkedin_capi.utils.templated_values import is_templated, optional_account_id
+from airflow_provider_linkedin_capi.urns import (
+    campaign_id,
+    conversion_rule_id,
+    conversion_rule_urn,
+    is_templated,
+    optional_account_id,
+    parse_campaign_ids,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -100,9 +111,9 @@ class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
         name: str,
         conversion_type: str,
         ad_account_id: str | int | None = None,
-        attribution_type: str = "LAST_TOUCH_BY_CAMPAIGN",
-        post_click_window_days: int | str = 30,
-        view_through_window_days: int | str = 7,
+        attribution_type: str = DEFAULT_ATTRIBUTION_TYPE,
+        post_click_window_days: int | str = DEFAULT_POST_CLICK_WINDOW_DAYS,
+        view_through_window_days: int | str = DEFAULT_VIEW_THROUGH_WINDOW_DAYS,
         value_type: str | None = None,
         enabled: bool | str = True,
         auto_association: str | None = None,
@@ -164,17 +175,7 @@ class LinkedInCapiCreateConversionRuleOperator(BaseOperator):
     ) -> dict[str, Any]:
         existing = self._find_existing(spec.name, account)
         if existing is None:
-            rule = self.hook.create_conversion_rule(
-                name=spec.name,
-                conversion_type=spec.conversion_type,
-                account=account,
-                attribution_type=spec.attribution_type,
-                post_click_window_days=spec.post_click_window_days,
-                view_through_window_days=spec.view_through_window_days,
-                value_type=spec.value_type,
-                enabled=spec.enabled,
-                auto_association=spec.auto_association,
-            )
+            rule = self.hook.create_conversion_rule(spec, account=account)
             rule_id = conversion_rule_id(rule["id"])
             self.log.info("Created conversion rule %s (%s)", rule_id, spec.conversion_type)
             return _rule_result(rule_id, created=True, updated_fields=[])

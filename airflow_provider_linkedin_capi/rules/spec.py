@@ -14,6 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_linkedin_capi.constants import (
+    DEFAULT_ATTRIBUTION_TYPE,
+    DEFAULT_POST_CLICK_WINDOW_DAYS,
+    DEFAULT_VIEW_THROUGH_WINDOW_DAYS,
+)
+from airflow_provider_linkedin_capi.exceptions import ConversionRuleSpecError
 from airflow_provider_linkedin_capi.rules.usable import rule_usability
 
 CONVERSION_TYPES = frozenset(
@@ -71,15 +77,11 @@ IF_EXISTS_CHOICES = ("reuse", "update", "fail")
 # LinkedIn's defaults for fields a rule may come back without. ``enabled`` is read by ``rule_usability``,
 # so that a rule the push would take is never "re-enabled" here, nor the other way round.
 LINKEDIN_RULE_DEFAULTS: dict[str, Any] = {
-    "attributionType": "LAST_TOUCH_BY_CAMPAIGN",
-    "postClickAttributionWindowSize": 30,
-    "viewThroughAttributionWindowSize": 7,
+    "attributionType": DEFAULT_ATTRIBUTION_TYPE,
+    "postClickAttributionWindowSize": DEFAULT_POST_CLICK_WINDOW_DAYS,
+    "viewThroughAttributionWindowSize": DEFAULT_VIEW_THROUGH_WINDOW_DAYS,
     "valueType": "DYNAMIC",
 }
-
-
-class ConversionRuleSpecError(ValueError):
-    """The requested rule settings can never be accepted; raised before any HTTP call."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,9 @@ class ConversionRuleSpec:
 
     name: str
     conversion_type: str
-    attribution_type: str = "LAST_TOUCH_BY_CAMPAIGN"
-    post_click_window_days: int = 30
-    view_through_window_days: int = 7
+    attribution_type: str = DEFAULT_ATTRIBUTION_TYPE
+    post_click_window_days: int = DEFAULT_POST_CLICK_WINDOW_DAYS
+    view_through_window_days: int = DEFAULT_VIEW_THROUGH_WINDOW_DAYS
     value_type: str | None = None
     enabled: bool = True
     auto_association: str | None = None
@@ -101,9 +103,9 @@ class ConversionRuleSpec:
         *,
         name: object,
         conversion_type: object,
-        attribution_type: object = "LAST_TOUCH_BY_CAMPAIGN",
-        post_click_window_days: object = 30,
-        view_through_window_days: object = 7,
+        attribution_type: object = DEFAULT_ATTRIBUTION_TYPE,
+        post_click_window_days: object = DEFAULT_POST_CLICK_WINDOW_DAYS,
+        view_through_window_days: object = DEFAULT_VIEW_THROUGH_WINDOW_DAYS,
         value_type: object = None,
         enabled: object = True,
         auto_association: object = None,
@@ -124,7 +126,7 @@ class ConversionRuleSpec:
                 f"(known: {', '.join(sorted(CONVERSION_TYPES))}); pass check_type=False to send it anyway"
             )
 
-        attribution = _upper_or_none(attribution_type) or "LAST_TOUCH_BY_CAMPAIGN"
+        attribution = _upper_or_none(attribution_type) or DEFAULT_ATTRIBUTION_TYPE
         if attribution not in ATTRIBUTION_TYPES:
             problems.append(
                 f"attribution_type must be one of {sorted(ATTRIBUTION_TYPES)}, got {attribution!r}"

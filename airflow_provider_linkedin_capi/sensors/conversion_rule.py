@@ -37,8 +37,7 @@ from airflow_provider_linkedin_capi.triggers.conversion_rule import (
     STATUS_SUCCESS,
     LinkedInCapiConversionRuleTrigger,
 )
-from airflow_provider_linkedin_capi.urns import conversion_rule_id
-from airflow_provider_linkedin_capi.utils.templated_values import optional_account_id
+from airflow_provider_linkedin_capi.urns import conversion_rule_id, optional_account_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

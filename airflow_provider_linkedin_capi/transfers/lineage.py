@@ -1,9 +1,10 @@
-"""OpenLineage facets of the push: the query's tables in, one dataset per LinkedIn conversion rule out.
+"""OpenLineage facets of a push: the query's tables in, one dataset per LinkedIn conversion rule out.
 
-Imported only by the push's ``get_openlineage_facets_on_*`` methods, which the OpenLineage provider calls
-(``pip install 'airflow-provider-linkedin-capi[openlineage]'``), so this module may import OpenLineage
-at the top. Nothing here calls LinkedIn: the output is named from the LinkedIn connection as stored (its
-``host`` and ``ad_account_id``) and from the counts the push recorded while it ran.
+Imported only by the push operators' ``get_openlineage_facets_on_*`` methods, which the OpenLineage
+provider calls (``pip install 'airflow-provider-linkedin-capi[openlineage]'``), so this module may import
+OpenLineage at the top. It takes plain values, not the operator, and calls nothing at LinkedIn: the outputs
+are named from the LinkedIn connection as stored (its ``host`` and ``ad_account_id``) and from the counts
+the push recorded while it ran.
 
 - **Inputs** come from the SQL text through common-sql's helper (``get_openlineage_facets_with_sql``), the
   same as common-sql's and Google's SQL operators, without its information-schema lookup. Hooks that give
@@ -32,10 +33,10 @@ from openlineage.client.facet_v2 import DatasetFacet
 
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.assets.linkedin_capi import openlineage_name, openlineage_namespace
+from airflow_provider_linkedin_capi.constants import DEFAULT_API_VERSION
 
 if TYPE_CHECKING:
-    from airflow_provider_linkedin_capi.transfers.push_record import PushRecord
-    from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
+    from airflow_provider_linkedin_capi.push.report import PushRecord
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +59,36 @@ class LinkedInCapiDatasetFacet(DatasetFacet):
         return _SCHEMA_URL
 
 
-def push_lineage(operator: SqlToLinkedInCapiOperator, record: PushRecord | None) -> OperatorLineage:
-    """Inputs from the SQL; outputs from the rules (``record``: what the push did, ``None`` before it)."""
-    lineage = _sql_lineage(operator)
-    lineage.outputs = _rule_datasets(operator, record)
+def push_lineage(
+    *,
+    sql: str | None,
+    sql_conn_id: str | None,
+    hook_params: dict[str, Any] | None,
+    conversion_rule_id: object,
+    linkedin_capi_conn_id: str,
+    dry_run: bool,
+    record: PushRecord | None,
+) -> OperatorLineage:
+    """Inputs from the SQL (``None`` for a DataFrame); outputs from the rules.
+
+    :param record: what the push did, ``None`` before it ran.
+    """
+    lineage = _sql_lineage(sql, sql_conn_id, hook_params)
+    lineage.outputs = _rule_datasets(conversion_rule_id, linkedin_capi_conn_id, dry_run, record)
     return lineage
 
 
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def _sql_lineage(operator: SqlToLinkedInCapiOperator) -> OperatorLineage:
-    sql = operator.sql
-    if not isinstance(sql, str) or not sql.strip():
+def _sql_lineage(sql: str | None, conn_id: str | None, hook_params: dict[str, Any] | None) -> OperatorLineage:
+    if not isinstance(sql, str) or not sql.strip() or not conn_id:
         return OperatorLineage()
     try:
-        from airflow_provider_linkedin_capi.transfers.row_source import get_db_hook
+        from airflow_provider_linkedin_capi.push.sources import get_db_hook
 
-        hook = get_db_hook(operator.sql_conn_id, operator.hook_params)
-        lineage = _from_common_sql(hook, sql, operator.sql_conn_id) or _from_connection(
-            hook, sql, operator.sql_conn_id
-        )
+        hook = get_db_hook(conn_id, hook_params)
+        lineage = _from_common_sql(hook, sql, conn_id) or _from_connection(hook, sql, conn_id)
     except Exception as error:  # lineage must never fail the task, nor hide the outputs
         # Only the type: a parser or driver message can quote the SQL, which may hold e-mail addresses.
         log.warning("OpenLineage: the query's input tables could not be named (%s)", type(error).__name__)
@@ -131,27 +141,29 @@ def _default_schema(hook: Any, conn_type: str | None) -> str | None:
 # ------------------------------------------------------------------------------------------ outputs
 
 
-def _rule_datasets(operator: SqlToLinkedInCapiOperator, record: PushRecord | None) -> list[OutputDataset]:
+def _rule_datasets(
+    conversion_rule_id: object, conn_id: str, dry_run: bool, record: PushRecord | None
+) -> list[OutputDataset]:
     if record is not None:
         base_url, api_version, account = record.base_url, record.api_version, record.account
         sent = record.sent_per_rule()
         dry_run = record.dry_run
     else:
-        base_url, api_version, account = _stored_connection(operator.linkedin_capi_conn_id)
+        base_url, api_version, account = _stored_connection(conn_id)
         sent = {}
-        dry_run = bool(operator.dry_run)
+        dry_run = bool(dry_run)
     if account is None:
         log.info(
             "OpenLineage: no output dataset, because connection %r has no 'ad_account_id' extra to name "
             "the conversion rules' ad account",
-            operator.linkedin_capi_conn_id,
+            conn_id,
         )
         return []
     rules = dict.fromkeys(sorted(sent))
-    if operator.conversion_rule_id not in (None, ""):
+    if conversion_rule_id not in (None, ""):
         # A malformed id is refused by execute with a clear message; lineage names what it can.
         with contextlib.suppress(ValueError):
-            rules = {urns.conversion_rule_urn(operator.conversion_rule_id): None, **rules}
+            rules = {urns.conversion_rule_urn(conversion_rule_id): None, **rules}
     namespace = openlineage_namespace(base_url)
     facet = LinkedInCapiDatasetFacet(apiVersion=api_version or "", dryRun=dry_run)
     return [
@@ -169,15 +181,10 @@ def _rule_datasets(operator: SqlToLinkedInCapiOperator, record: PushRecord | Non
 
 def _stored_connection(conn_id: str) -> tuple[str | None, str, str | None]:
     """Host, API version and ad account of the LinkedIn connection as stored (no call to LinkedIn)."""
-    from airflow.sdk import BaseHook
-
-    from airflow_provider_linkedin_capi.hooks.connection_config import (
-        DEFAULT_API_VERSION,
-        LinkedInCapiConnectionConfig,
-    )
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 
     try:
-        config = LinkedInCapiConnectionConfig.from_connection(BaseHook.get_connection(conn_id))
+        config = LinkedInCapiHook(conn_id).config
     except Exception as error:
         log.warning("OpenLineage: LinkedIn connection %r could not be read (%s)", conn_id, error)
         return None, DEFAULT_API_VERSION, None

@@ -16,7 +16,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
-from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiAsyncHook
 from airflow_provider_linkedin_capi.rules.status import WAIT_FOR_READY, evaluate_rule
 
 #: Shortest wait between two reads of a rule in the triggerer (the sensor refuses a shorter poke_interval).

@@ -13,7 +13,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_linkedin_capi.operators.conversion_rules import LinkedInCapiAssociateCampaignsOperator
-from airflow_provider_linkedin_capi.transfers import sql_to_linkedin_capi
+from airflow_provider_linkedin_capi.push import sources
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 
@@ -24,8 +24,8 @@ def no_query(monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("the query was run (or its connection looked up) despite a bad parameter")
 
-    monkeypatch.setattr(sql_to_linkedin_capi, "open_row_stream", never)
-    monkeypatch.setattr(sql_to_linkedin_capi, "get_db_hook", never)
+    monkeypatch.setattr(sources, "open_row_stream", never)
+    monkeypatch.setattr(sources, "get_db_hook", never)
 
 
 def _requests(sandbox) -> dict:

@@ -102,13 +102,12 @@ def test_bad_settings_raise_value_error(overrides, expected):
         ConversionSettings(**{"conversion_rule_id": 1, "now": NOW, **overrides})
 
 
-def test_build_mapping_matches_keys_case_insensitively_and_treats_missing_as_null():
-    builder = EventBuilder(["email", "firstName", "lastName", "conversionHappenedAt"], settings())
-    exact = builder.build_mapping(
-        {"email": "a@example.com", "firstName": "Ada", "lastName": "L", "conversionHappenedAt": RECENT_MS}
+def test_columns_match_case_insensitively_and_a_missing_column_is_null():
+    exact = EventBuilder(["email", "firstName", "lastName", "conversionHappenedAt"], settings()).build(
+        ("a@example.com", "Ada", "L", RECENT_MS)
     )
-    folded = builder.build_mapping(
-        {"EMAIL": "a@example.com", "firstname": "Ada", "conversionhappenedat": RECENT_MS}
+    folded = EventBuilder(["EMAIL", "firstname", "conversionhappenedat"], settings()).build(
+        ("a@example.com", "Ada", RECENT_MS)
     )
     assert event_of(exact)["user"]["userInfo"] == {"firstName": "Ada", "lastName": "L"}
     assert (

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_linkedin_capi.hooks.connection_config import DEFAULT_MAX_IN_FLIGHT
+from airflow_provider_linkedin_capi.constants import DEFAULT_MAX_IN_FLIGHT
 from demo.crm_data import build_crm_db, utc_midnight
 from e2e.deployment import WORKER_HOSTNAMES, wait_for
 from e2e.runs import trigger, unpause, wait_for_run, xcom

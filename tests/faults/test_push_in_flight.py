@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
+from airflow_provider_linkedin_capi.push.files import DeliveryLedger
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 EVENTS_PATH = "/rest/conversionEvents"
@@ -148,7 +148,7 @@ def test_batches_in_flight_stay_within_the_budget_per_minute_and_refresh_the_tok
             max_in_flight=in_flight,
             retry_min_wait=0.05,
             retry_max_wait=0.2,
-            token_propagation_wait=0.05,
+            propagation_wait=0.05,
         ),
     )
     table = crm_table(136 * batch, with_invalid=False)

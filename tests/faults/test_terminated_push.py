@@ -22,7 +22,7 @@ import time
 import numpy as np
 import pytest
 
-from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
+from airflow_provider_linkedin_capi.push.files import DeliveryLedger
 
 ROWS = 6_000
 BATCH = 200

@@ -22,7 +22,7 @@ def make_hook(sandbox):
         kwargs.setdefault("retry_min_wait", 0.01)
         kwargs.setdefault("retry_max_wait", 0.05)
         kwargs.setdefault("requests_per_minute", FAST_BUDGET)
-        kwargs.setdefault("token_propagation_wait", 0.01)
+        kwargs.setdefault("propagation_wait", 0.01)
         hook = LinkedInCapiHook(**kwargs)
         hooks.append(hook)
         return hook

@@ -70,7 +70,7 @@ class HostileServer:
         if "access_token" not in extra:
             extra.setdefault("refresh_token", "hostile-refresh-token")
         extra.setdefault("ad_account_id", 507404993)
-        extra.setdefault("token_url", f"{self.base_url}{TOKEN_PATH}")
+        extra.setdefault("oauth_url", f"{self.base_url}{TOKEN_PATH}")
         return {
             "conn_type": "linkedin_capi",
             "host": f"{self.base_url}/rest",

@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from airflow_provider_linkedin_capi.hooks import transport
+from airflow_provider_linkedin_capi.hooks import _transport as transport
 
 
 def test_a_cancellation_that_comes_with_the_answer_reaches_the_caller(monkeypatch):

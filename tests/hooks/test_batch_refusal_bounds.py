@@ -10,11 +10,8 @@ import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
-from airflow_provider_linkedin_capi.transfers.delivery import EventDelivery
-from airflow_provider_linkedin_capi.transfers.in_flight import InFlightWindow
-from airflow_provider_linkedin_capi.transfers.ledger import DeliveryLedger
-from airflow_provider_linkedin_capi.transfers.rejects import RejectionLog
+from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow, deliver_events
+from airflow_provider_linkedin_capi.push.files import DeliveryLedger, RejectionLog
 
 from .conftest import FAST_BUDGET
 from .hostile_server import Answer, HostileServer

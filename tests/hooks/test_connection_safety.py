@@ -7,7 +7,6 @@ cases run against a hostile token server on 127.0.0.1 (``token_server.py``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from urllib.parse import quote, quote_plus
@@ -16,10 +15,8 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks.connection_config import LinkedInCapiConnectionConfig
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
-from airflow_provider_linkedin_capi.hooks.token_endpoint import LINKEDIN_TOKEN_URL
+from airflow_provider_linkedin_capi.hooks._connection import LINKEDIN_TOKEN_URL, LinkedInCapiConnectionConfig
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiAsyncHook, LinkedInCapiHook
 from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 
 from .test_hook_secrets import _record_texts, hook_logs_in_caplog  # noqa: F401 - a fixture
@@ -45,12 +42,6 @@ def _spellings(*secrets: str) -> list[str]:
 # ---------------------------------------------------------------------------------------- token endpoint
 
 
-def _deprecated(name: str) -> contextlib.AbstractContextManager:
-    if name in ("token_url", "token_propagation_wait"):  # the names used before the rename
-        return pytest.warns(DeprecationWarning, match=f"extra '{name}' is deprecated")
-    return contextlib.nullcontext()
-
-
 @pytest.mark.parametrize(
     ("host", "expected"),
     [
@@ -63,7 +54,7 @@ def _deprecated(name: str) -> contextlib.AbstractContextManager:
     ],
 )
 def test_token_endpoint_is_derived_from_host(host, expected):
-    assert _config({"refresh_token": "r"}, host=host).token_url == expected
+    assert _config({"refresh_token": "r"}, host=host).oauth_url == expected
 
 
 @pytest.mark.parametrize(
@@ -76,7 +67,7 @@ def test_token_endpoint_is_derived_from_host(host, expected):
     ],
 )
 def test_an_override_on_the_api_origin_or_linkedin_is_accepted(host, override):
-    assert _config({"refresh_token": "r", "oauth_url": override}, host=host).token_url == override
+    assert _config({"refresh_token": "r", "oauth_url": override}, host=host).oauth_url == override
 
 
 @pytest.mark.parametrize(
@@ -94,13 +85,11 @@ def test_an_override_on_the_api_origin_or_linkedin_is_accepted(host, override):
         ("https://api.linkedin.com/rest", "not a url"),
     ],
 )
-@pytest.mark.parametrize("name", ["oauth_url", "token_url"])
-def test_any_other_override_is_refused(host, override, name):
-    with (
-        _deprecated(name),
-        pytest.raises(LinkedInCapiConfigError, match=f"extra '{name}' points at .*sent only there") as info,
-    ):
-        _config({"refresh_token": REFRESH, name: override}, host=host, password=SECRET)
+def test_any_other_override_is_refused(host, override):
+    with pytest.raises(
+        LinkedInCapiConfigError, match=r"extra .oauth_url. points at .*sent only there"
+    ) as info:
+        _config({"refresh_token": REFRESH, "oauth_url": override}, host=host, password=SECRET)
     assert not any(spelling in str(info.value) for spelling in _spellings(REFRESH, SECRET))
 
 
@@ -115,15 +104,13 @@ class _no_warning:
 def test_a_foreign_oauth_url_is_refused_before_any_secret_is_sent(sandbox, monkeypatch):
     """What Airflow's Test button allowed: the stored connection with only the token endpoint changed."""
     with TokenServer(echo_secrets(200)) as foreign:
-        for conn_id, name in (("li_foreign", "oauth_url"), ("li_foreign_old", "token_url")):
-            conn = sandbox.connection(**{name: f"{foreign.url}/oauth/v2/accessToken"})
-            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-            with _deprecated(name):
-                ok, message = LinkedInCapiHook(conn_id).test_connection()
-            assert not ok
-            assert f"extra '{name}' points at 127.0.0.1" in message
-            with pytest.raises(LinkedInCapiConfigError, match=name):
-                asyncio.run(_read_rule_async(conn_id))
+        conn = sandbox.connection(oauth_url=f"{foreign.url}/oauth/v2/accessToken")
+        monkeypatch.setenv("AIRFLOW_CONN_LI_FOREIGN", json.dumps(conn))
+        ok, message = LinkedInCapiHook("li_foreign").test_connection()
+        assert not ok
+        assert "extra 'oauth_url' points at 127.0.0.1" in message
+        with pytest.raises(LinkedInCapiConfigError, match="oauth_url"):
+            asyncio.run(_read_rule_async("li_foreign"))
         assert foreign.requests == []
     assert sandbox.admin.stats()["tokens_issued"] == 0
 
@@ -133,29 +120,12 @@ async def _read_rule_async(conn_id: str) -> None:
         await hook.get_conversion_rule(1)
 
 
-# ---------------------------------------------------------------------------------------- renamed extras
+# ---------------------------------------------------------------------------------------- names
 
 
-def test_old_extra_names_still_work_with_a_deprecation_warning(caplog):
-    host = "http://127.0.0.1:8765/rest"
-    old = {"token_url": "http://127.0.0.1:8765/oauth/v2/accessToken", "token_propagation_wait": "0.5"}
-    with caplog.at_level(logging.WARNING), pytest.warns(DeprecationWarning, match="is deprecated") as warned:
-        config = _config({"refresh_token": "r", **old}, host=host)
-    assert config.token_url == old["token_url"]
-    assert config.token_propagation_wait == 0.5
-    texts = [str(w.message) for w in warned]
-    assert any("'token_url' is deprecated" in t and "'oauth_url'" in t for t in texts)
-    assert any("'token_propagation_wait' is deprecated" in t and "'propagation_wait'" in t for t in texts)
-    assert sum("is deprecated" in r.getMessage() for r in caplog.records) == 2
-
-    with pytest.warns(DeprecationWarning, match="ignored, since 'propagation_wait' is set"):
-        config = _config({"refresh_token": "r", "propagation_wait": 3, "token_propagation_wait": 9})
-    assert config.token_propagation_wait == 3.0
-
-
-def test_new_names_raise_no_warning(recwarn):
+def test_the_extras_raise_no_warning(recwarn):
     config = _config({"refresh_token": "r", "propagation_wait": "0.25", "oauth_url": LINKEDIN_TOKEN_URL})
-    assert config.token_propagation_wait == 0.25
+    assert config.propagation_wait == 0.25
     assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
 
 
@@ -166,14 +136,12 @@ def test_new_names_raise_no_warning(recwarn):
     ("extra", "fields", "named"),
     [
         ({"refresh_token": "r", "oauth_url": "***"}, {}, "extra 'oauth_url'"),
-        ({"refresh_token": "r", "token_url": "***"}, {}, "extra 'token_url'"),
-        ({"refresh_token": "r", "token_propagation_wait": "***"}, {}, "extra 'token_propagation_wait'"),
+        ({"refresh_token": "r", "propagation_wait": "***"}, {}, "extra 'propagation_wait'"),
         ({"refresh_token": "r", "propagation_wait": " *** "}, {}, "extra 'propagation_wait'"),
         ({"refresh_token": "***"}, {}, "extra 'refresh_token'"),
         ({"access_token": "***"}, {"login": None, "password": None}, "extra 'access_token'"),
         ({"access_token": "a", "api_version": "***"}, {}, "extra 'api_version'"),
         ({"access_token": "a", "some_future_field": "***"}, {}, "extra 'some_future_field'"),
-        ({"extra__linkedin_capi__refresh_token": "***"}, {}, "extra 'extra__linkedin_capi__refresh_token'"),
         ({"refresh_token": "r"}, {"password": "***"}, r"Client Secret \(password\)"),
     ],
 )
@@ -183,13 +151,13 @@ def test_a_masked_value_is_refused_naming_the_field(extra, fields, named):
 
 
 def test_a_connection_saved_from_the_masked_form_fails_its_test_without_sending(sandbox, monkeypatch):
-    # What the Airflow 3.3 form stored before the rename: the two non-secret fields as '***'.
-    conn = sandbox.connection(token_url="***", token_propagation_wait="***")
+    # A form that masked the two non-secret fields would have stored them as '***'.
+    conn = sandbox.connection(oauth_url="***", propagation_wait="***")
     monkeypatch.setenv("AIRFLOW_CONN_LI_MASKED", json.dumps(conn))
     ok, message = LinkedInCapiHook("li_masked").test_connection()
     assert not ok
-    assert "'token_url'" in message
-    assert "'token_propagation_wait'" in message
+    assert "'oauth_url'" in message
+    assert "'propagation_wait'" in message
     assert "saved from a masked form" in message
     assert sandbox.admin.stats()["tokens_issued"] == 0
 

@@ -12,12 +12,9 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiConfigError,
     LinkedInCapiVersionError,
 )
-from airflow_provider_linkedin_capi.hooks.api_version_sunset import (
-    VERSION_SUNSET_WARNING_DAYS,
-    expected_sunset,
-)
+from airflow_provider_linkedin_capi.hooks._connection import VERSION_SUNSET_WARNING_DAYS, expected_sunset
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
+from airflow_provider_linkedin_capi.push.delivery import deliver_events
 
 
 def test_no_io_in_init_and_connection_read_lazily(monkeypatch):

@@ -7,9 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks.json_body import EncodedEvents
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import MAX_BATCH_SIZE, BatchResult
-from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import MAX_BATCH_SIZE, BatchResult, EncodedEvents
+from airflow_provider_linkedin_capi.push.delivery import deliver_events
 
 REQUIRED = "field is required but not found and has no default value"
 

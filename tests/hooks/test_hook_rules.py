@@ -6,6 +6,7 @@ import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import RULES_PAGE_SIZE
+from airflow_provider_linkedin_capi.rules.spec import ConversionRuleSpec
 from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 
 ACCOUNT_URN = f"urn:li:sponsoredAccount:{AD_ACCOUNT_ID}"
@@ -13,7 +14,7 @@ ACCOUNT_URN = f"urn:li:sponsoredAccount:{AD_ACCOUNT_ID}"
 
 def test_create_get_update_rule(hook, sandbox):
     created = hook.create_conversion_rule(
-        name="Closed won", conversion_type="QUALIFIED_LEAD", value_type="NO_VALUE"
+        ConversionRuleSpec.build(name="Closed won", conversion_type="QUALIFIED_LEAD", value_type="NO_VALUE")
     )
     assert isinstance(created["id"], int)
     assert created["conversionMethod"] == "CONVERSIONS_API"
@@ -31,7 +32,9 @@ def test_create_get_update_rule(hook, sandbox):
 def test_create_with_auto_association_links_existing_campaigns(hook, sandbox):
     sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [700001, 700002])
     created = hook.create_conversion_rule(
-        name="Auto", conversion_type="LEAD", auto_association="ALL_CAMPAIGNS", post_click_window_days=90
+        ConversionRuleSpec.build(
+            name="Auto", conversion_type="LEAD", auto_association="ALL_CAMPAIGNS", post_click_window_days=90
+        )
     )
     assert set(created["campaigns"]) == {"urn:li:sponsoredCampaign:700001", "urn:li:sponsoredCampaign:700002"}
     assert created["postClickAttributionWindowSize"] == 90
@@ -42,7 +45,9 @@ def test_create_after_a_dropped_answer_does_not_make_a_second_rule(hook, sandbox
     sandbox.admin.set_faults(
         [{"kind": "drop", "every": 1, "limit": 1, "when": "after", "path": "/rest/conversions"}]
     )
-    created = hook.create_conversion_rule(name="Exactly once", conversion_type="PURCHASE")
+    created = hook.create_conversion_rule(
+        ConversionRuleSpec.build(name="Exactly once", conversion_type="PURCHASE")
+    )
     rules = hook.list_conversion_rules()
     assert [rule["id"] for rule in rules] == [created["id"]]
     assert sandbox.admin.stats()["faults_injected"] == {"drop": 1}
@@ -53,7 +58,9 @@ def test_create_after_a_drop_before_processing_creates_the_rule(hook, sandbox):
     sandbox.admin.set_faults(
         [{"kind": "drop", "every": 1, "limit": 1, "when": "before", "path": "/rest/conversions"}]
     )
-    created = hook.create_conversion_rule(name="Retried", conversion_type="PURCHASE")
+    created = hook.create_conversion_rule(
+        ConversionRuleSpec.build(name="Retried", conversion_type="PURCHASE")
+    )
     assert [rule["id"] for rule in hook.list_conversion_rules()] == [created["id"]]
 
 
@@ -62,7 +69,9 @@ def test_create_does_not_reuse_an_older_rule_of_the_same_name(hook, sandbox):
     old = sandbox.admin.update_rule(old["id"], created=1_600_000_000_000)  # made long before this run
     hook.get_access_token()
     sandbox.admin.set_faults([{"kind": "503", "every": 1, "limit": 1, "path": "/rest/conversions"}])
-    created = hook.create_conversion_rule(name="Same name", conversion_type="PURCHASE")
+    created = hook.create_conversion_rule(
+        ConversionRuleSpec.build(name="Same name", conversion_type="PURCHASE")
+    )
     assert created["id"] != old["id"]
     assert sandbox.admin.stats()["rules"] == 2
 

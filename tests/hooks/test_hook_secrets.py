@@ -12,8 +12,8 @@ import pytest
 from airflow.sdk.log import redact
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.push.delivery import deliver_events
 from airflow_provider_linkedin_capi.sandbox import CLIENT_SECRET, REFRESH_TOKEN, STATIC_ACCESS_TOKEN
-from airflow_provider_linkedin_capi.transfers.batch_delivery import deliver_events
 
 
 @pytest.fixture

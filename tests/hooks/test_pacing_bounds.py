@@ -10,8 +10,7 @@ import threading
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiAsyncHook, LinkedInCapiHook
 from airflow_provider_linkedin_capi.sensors.conversion_rule import LinkedInCapiConversionRuleSensor
 
 from .hostile_server import TOKEN_PATH, Answer, HostileServer

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_linkedin_capi.hooks.restli import (
+from airflow_provider_linkedin_capi.hooks._restli import (
     association_key,
     campaign_of_key,
     encode_urn,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks._restli import MAX_PAGES
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.hooks.paging import MAX_PAGES
 
 from .conftest import FAST_BUDGET
 from .hostile_server import Answer, HostileServer

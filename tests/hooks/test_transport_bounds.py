@@ -7,9 +7,8 @@ import asyncio
 import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.hooks.linkedin_capi_async import LinkedInCapiAsyncHook
-from airflow_provider_linkedin_capi.hooks.transport import MAX_RESPONSE_BYTES
+from airflow_provider_linkedin_capi.hooks._transport import MAX_RESPONSE_BYTES
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiAsyncHook, LinkedInCapiHook
 
 from .conftest import FAST_BUDGET
 from .hostile_server import TOKEN_PATH, Answer, HostileServer
@@ -108,7 +107,7 @@ def test_a_redirected_token_request_does_not_repost_the_secrets(server, monkeypa
     # The redirect points back at this very server, so a followed redirect would show up as a request.
     steal = f"{server.base_url}/steal"
     server.handler = lambda request: Answer(200, RULE)
-    conn_id = use(monkeypatch, server, token_url=f"{server.base_url}/rest/token-redirect")
+    conn_id = use(monkeypatch, server, oauth_url=f"{server.base_url}/rest/token-redirect")
     server.handler = lambda request: (
         Answer(308, headers={"Location": steal})
         if request.path == "/rest/token-redirect"

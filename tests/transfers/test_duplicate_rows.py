@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_linkedin_capi.transfers import duplicates
-from airflow_provider_linkedin_capi.transfers.duplicates import DuplicateRowError, SeenEventIds
+from airflow_provider_linkedin_capi.push import pipeline as duplicates
+from airflow_provider_linkedin_capi.push.pipeline import DuplicateRowError, SeenEventIds
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 DEALS = 30

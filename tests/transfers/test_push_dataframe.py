@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_linkedin_capi.transfers.dataframe_source import table_rows
+from airflow_provider_linkedin_capi.push.sources import table_rows
 from airflow_provider_linkedin_capi.transfers.dataframe_to_linkedin_capi import (
     DataFrameToLinkedInCapiOperator,
     push_dataframe,
@@ -201,5 +201,7 @@ def test_anything_but_a_table_is_refused_before_linkedin_is_called(linkedin, rul
 
 
 def test_sql_arguments_are_refused():
-    with pytest.raises(TypeError, match="remove sql_conn_id"):
+    with pytest.raises(
+        TypeError, match=r"(?s)Invalid arguments were passed to DataFrameToLinkedInCapiOperator.*sql_conn_id"
+    ):
         DataFrameToLinkedInCapiOperator(task_id="p", dataframe=None, sql_conn_id="crm")

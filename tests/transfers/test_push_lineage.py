@@ -126,7 +126,7 @@ def test_postgres_inputs_are_named_as_common_sql_names_them(linkedin, pg_crm, ru
 def test_lineage_that_cannot_name_the_inputs_quotes_no_sql_and_keeps_the_outputs(
     linkedin, sqlite_crm, rule_ids, monkeypatch, caplog
 ):
-    from airflow_provider_linkedin_capi.transfers import row_source
+    from airflow_provider_linkedin_capi.push import sources as row_source
 
     def refuse(*_args, **_kwargs):
         raise ValueError("syntax error near 'alice@example.com'")

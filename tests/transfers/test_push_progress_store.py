@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
-from airflow_provider_linkedin_capi.transfers.push_state import PROGRESS_KEY
+from airflow_provider_linkedin_capi.push.report import PROGRESS_KEY
 
 from .conftest import FAST_BUDGET, make_operator
 from .crm_rows import valid

@@ -9,7 +9,7 @@ import pytest
 from airflow.models.trigger import Trigger
 from airflow.sdk.module_loading import import_string
 
-from airflow_provider_linkedin_capi.hooks import transport
+from airflow_provider_linkedin_capi.hooks import _transport as transport
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 

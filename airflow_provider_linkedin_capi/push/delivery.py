@@ -1,0 +1,736 @@
+"""Delivering batches: the in-flight window, one batch's delivery policy, settling, and scrubbed messages.
+
+A batch goes from the pipeline to :class:`InFlightWindow`, which keeps up to ``max_in_flight`` of them on
+their way; :class:`EventDelivery` prepares each (leaving out what the ledger says was delivered), sends it
+through :func:`deliver_events` (which resolves LinkedIn's refusals: drop the named events, split, resend)
+and settles it on the task's own thread (counts, rejections, ledger). Only what LinkedIn accepted counts as
+sent; what it refused becomes ``rejected_by_linkedin`` rows with LinkedIn's message, scrubbed of any value
+of the row.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import time
+import unicodedata
+from array import array
+from collections import Counter, deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
+
+from airflow_provider_linkedin_capi.constants import MAX_BATCH_SIZE
+from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
+from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
+from airflow_provider_linkedin_capi.exceptions import (
+    LinkedInCapiError,
+    LinkedInCapiUnreadableBatchAnswer,
+    PushKilledError,
+)
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import BatchResult, EncodedEvents
+from airflow_provider_linkedin_capi.push.files import RejectionLog, rejection_for_event
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+    from airflow_provider_linkedin_capi.push.files import DeliveryLedger
+
+# ----------------------------------------------------------------------------------------------------
+# LinkedIn's message about a refused event, made safe for the rejects file: no plaintext value of the row.
+#
+# Names, company, title and the IP address travel to LinkedIn unhashed, and a validation message may quote
+# the value it refused (whether LinkedIn's do is UNKNOWN), in any spelling: as is, upper-cased, JSON-escaped
+# inside a list or an object, as ``\uXXXX`` escapes. The rejects file must never hold such a value, so the
+# message is kept only after every spelling of every value is gone. The check does not trust the removal:
+# the scrubbed message is decoded (escapes of several kinds, several times over, Unicode-normalised and
+# case-folded) and if any value can still be read in it, only the error code and the path are kept.
+# Only rejected events pass here, so the cost does not matter.
+
+#: userInfo fields that hold plaintext about a person, and idTypes sent unhashed that identify one.
+_INFO_FIELDS = ("firstName", "lastName", "companyName", "title")
+_PLAINTEXT_ID_TYPES = frozenset({"PLAINTEXT_IP_ADDRESS"})
+#: Decoding rounds: a value JSON-encoded inside JSON inside JSON is still found.
+_DECODE_ROUNDS = 4
+_UNICODE_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+U([0-9a-fA-F]{8})|\\+x([0-9a-fA-F]{2})")
+_BACKSLASH_ESCAPE = re.compile(r"\\+([\"'\\/])")
+#: A path as LinkedIn prints it: ``/user/userInfo/firstName``, ``/userIds/0/idValue``.
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9_/]*")
+WITHHELD = "LinkedIn's message was left out: it quoted a value of this row"
+
+
+def plaintext_values(event: dict[str, Any]) -> dict[str, str]:
+    """The event's plaintext personal values, by a label used in their place: ``{"<firstName>": "Zoë"}``."""
+    user = event.get("user")
+    if not isinstance(user, dict):
+        return {}
+    values: dict[str, str] = {}
+    info = user.get("userInfo")
+    if isinstance(info, dict):
+        for key in _INFO_FIELDS:
+            value = info.get(key)
+            if isinstance(value, str) and value.strip():
+                values[f"<{key}>"] = value
+    for user_id in user.get("userIds") or ():
+        if isinstance(user_id, dict) and user_id.get("idType") in _PLAINTEXT_ID_TYPES:
+            value = user_id.get("idValue")
+            if isinstance(value, str) and value:
+                values[f"<{user_id['idType']}>"] = value
+    return values
+
+
+def _canonical(text: str) -> str:
+    """``text`` with escapes decoded (repeatedly), NFKC-normalised and case-folded."""
+    for _ in range(_DECODE_ROUNDS):
+        decoded = _UNICODE_ESCAPE.sub(_unescape_code_point, text)
+        decoded = _BACKSLASH_ESCAPE.sub(r"\1", decoded)
+        decoded = html.unescape(unquote(decoded))
+        if decoded == text:
+            break
+        text = decoded
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _unescape_code_point(match: re.Match[str]) -> str:
+    digits = match.group(1) or match.group(2) or match.group(3)
+    try:
+        return chr(int(digits, 16))
+    except (ValueError, OverflowError):
+        return match.group(0)
+
+
+def _spellings(value: str) -> set[str]:
+    """The spellings of ``value`` a message is likely to hold, longest first when replaced."""
+    import json
+
+    ascii_json = json.dumps(value)[1:-1]
+    raw_json = json.dumps(value, ensure_ascii=False)[1:-1]
+    spellings = {value, ascii_json, raw_json, json.dumps(ascii_json)[1:-1], json.dumps(raw_json)[1:-1]}
+    spellings.add("".join(f"\\u{ord(char):04x}" for char in value))
+    spellings.add(unicodedata.normalize("NFD", value))
+    return {spelling for spelling in spellings if spelling}
+
+
+def _reveals(text: str, canonical_values: list[str]) -> bool:
+    """Whether a value can be read in ``text``, decoded or as written.
+
+    Both forms are looked at: decoding can consume a value made of escape characters (a name ``\\``
+    vanishes when ``\\'`` is read as an escaped quote), and such a value is then still there as written.
+    """
+    canonical = _canonical(text)
+    written = unicodedata.normalize("NFKC", text).casefold()
+    return any(value in canonical or value in written for value in canonical_values)
+
+
+def scrubbed_message(message: str, event: dict[str, Any]) -> str:
+    """``message`` with every spelling of the event's plaintext values replaced by a label; or, if any
+    value can still be read in it, :data:`WITHHELD`."""
+    values = plaintext_values(event)
+    if not values:
+        return message
+    canonical_values = [_canonical(value) for value in values.values()]
+    if not _reveals(message, canonical_values):
+        return message
+    for label, value in values.items():
+        for spelling in sorted(_spellings(value), key=len, reverse=True):
+            message = re.sub(re.escape(spelling), label, message, flags=re.IGNORECASE)
+    return WITHHELD if _reveals(message, canonical_values) else message
+
+
+def scrubbed_path(path: str | None, event: dict[str, Any]) -> str | None:
+    """The error's path if it is a plain JSON path holding no value of the row, else ``None``."""
+    if path is None or _SAFE_PATH.fullmatch(path) is None:
+        return None
+    canonical_values = [_canonical(value) for value in plaintext_values(event).values()]
+    return None if _reveals(path, canonical_values) else path
+
+
+# ----------------------------------------------------------------------------------------------------
+# Delivering events in BATCH_CREATE requests, and reading LinkedIn's answers to them, with bounds.
+#
+# One bad element makes LinkedIn refuse a whole batch. When the refusal names the elements, they are
+# dropped and the rest is resent; when it names none, the batch is split in halves, breadth first, until the
+# culprits are isolated. Three things keep that bounded against a LinkedIn (or a proxy) that misbehaves:
+#
+# - **A refusal that is not about an element** (a bad header, a disabled app, a proxy's 400) answers every
+#   piece alike. When every piece two splits down (the four quarters; both halves when they cannot be split)
+#   is refused with the batch's own message, the refusal is taken as request-level: the delivery stops and
+#   fails with LinkedIn's status and message, instead of splitting down to single events (2N-1 requests).
+#   The events of those pieces count as not sent, not as refused.
+# - **Refusals that name elements one at a time** are given at most ``2*ceil(log2(n)) + 4`` rounds per batch
+#   of ``n``; past that, the delivery fails, keeping what was accepted and refused so far.
+# - **A 200 that cannot be read** is an error that counts only what is certain (see
+#   :mod:`~airflow_provider_linkedin_capi.hooks._answers`); the rest counts as not sent.
+#
+# Elements that a 200 answers with their own 429 or 5xx (whether LinkedIn does that is UNKNOWN) are resent
+# after the hook's backoff, at most ``max_retries`` times. This policy belongs to the transfer, beside the
+# code that settles partial results; the hook only sends one batch
+# (:meth:`~airflow_provider_linkedin_capi.hooks.linkedin_capi.LinkedInCapiHook.send_conversion_events`).
+
+
+#: Splits after which a refusal every piece shares is taken as one about the request, not an element.
+REQUEST_LEVEL_DEPTH = 2
+
+
+class BatchSender(Protocol):
+    """What the delivery needs of a hook: one BATCH_CREATE, the retry budget and backoff, and a log."""
+
+    max_retries: int
+    log: Any
+
+    def send_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> BatchResult: ...
+
+    def backoff_wait(self, retry: int) -> float: ...
+
+
+@dataclass
+class _Piece:
+    positions: list[int]
+    batch: int
+    #: The split family the piece belongs to, and how many splits below the refused piece that started it.
+    family: int | None = None
+    depth: int = 0
+
+
+@dataclass
+class _Family:
+    """The pieces split from one batch refused without naming an element, counted per depth."""
+
+    status: int
+    message: str
+    created: dict[int, int] = field(default_factory=dict)
+    refused_alike: dict[int, int] = field(default_factory=dict)
+    unsplittable: dict[int, bool] = field(default_factory=dict)
+    #: Single events refused alike; taken back from the rejected when the refusal proves request-level.
+    singles: list[int] = field(default_factory=list)
+
+
+class _Delivery:
+    def __init__(self, hook: BatchSender, events: Sequence[Mapping[str, Any]]) -> None:
+        self.hook = hook
+        self.events = events
+        self.accepted = 0
+        self.requests = 0
+        self.splits = 0
+        self.element_rounds = 0
+        self.rejected: dict[int, str] = {}
+        self.families: list[_Family] = []
+        self.named_rounds: dict[int, int] = {}
+        self.pending: deque[_Piece] = deque(
+            _Piece(list(range(start, min(start + MAX_BATCH_SIZE, len(events)))), batch=start)
+            for start in range(0, len(events), MAX_BATCH_SIZE)
+        )
+
+    def so_far(self, not_sent: Sequence[int]) -> DeliveryResult:
+        unsent = sorted({*not_sent, *(p for later in self.pending for p in later.positions)})
+        unsent = [p for p in unsent if p not in self.rejected]
+        rejected = dict(sorted(self.rejected.items()))
+        return DeliveryResult(self.accepted, rejected, self.requests, tuple(unsent))
+
+    def fail(self, error: LinkedInCapiError, not_sent: Sequence[int]) -> LinkedInCapiError:
+        error.delivered_before_failure = self.so_far(not_sent)
+        return error
+
+    def run(self) -> DeliveryResult:
+        while self.pending:
+            piece = self.pending.popleft()
+            if piece.positions:
+                self.send(piece)
+        if self.splits:
+            self.hook.log.info(
+                "Batches rejected without naming elements: %d split(s) isolated %d rejected event(s)",
+                self.splits,
+                len(self.rejected),
+            )
+        return DeliveryResult(self.accepted, dict(sorted(self.rejected.items())), self.requests)
+
+    def send(self, piece: _Piece) -> None:
+        positions = piece.positions
+        whole = len(positions) == len(self.events)  # the first attempt of a batch: no copy
+        try:
+            result = self.hook.send_conversion_events(
+                self.events if whole else [self.events[i] for i in positions]
+            )
+        except LinkedInCapiUnreadableBatchAnswer as error:
+            self.requests += 1
+            self.accepted += len(error.taken)
+            for index, text in error.refused.items():
+                self.rejected[positions[index]] = text
+            certain = set(error.taken) | error.refused.keys()
+            raise self.fail(error, [p for i, p in enumerate(positions) if i not in certain]) from None
+        except LinkedInCapiError as error:
+            raise self.fail(error, positions) from None
+        except Exception as error:
+            # Not LinkedIn's answer (an event orjson cannot write, a bug): what earlier pieces of this
+            # batch delivered must still be counted and reach the ledger, or a re-run would resend it.
+            error.delivered_before_failure = self.so_far(positions)  # type: ignore[attr-defined]
+            raise
+        self.requests += 1
+        self.accepted += result.accepted
+        if result.ok:
+            return
+        if result.errors:
+            self.named(piece, result)
+        if result.retryable:
+            self.resend_retryable(piece, result)
+        if not (result.errors or result.retryable):
+            self.unnamed(piece, result)
+
+    def named(self, piece: _Piece, result: BatchResult) -> None:
+        positions = piece.positions
+        for index, text in result.errors.items():
+            self.rejected[positions[index]] = text
+        if 200 <= result.status < 300:
+            return
+        rest = [p for i, p in enumerate(positions) if i not in result.errors]
+        rounds = self.named_rounds[piece.batch] = self.named_rounds.get(piece.batch, 0) + 1
+        batch_size = min(MAX_BATCH_SIZE, len(self.events) - piece.batch)
+        allowed = 2 * math.ceil(math.log2(max(batch_size, 2))) + 4
+        if rounds > allowed and rest:
+            raise self.fail(
+                LinkedInCapiError(
+                    f"LinkedIn refused a batch of {batch_size} event(s) {rounds} times, naming only "
+                    f"{len(result.errors)} element(s) each time (last: HTTP {result.status}); delivery "
+                    f"stopped after {self.requests} request(s) with {len(rest)} event(s) of the batch not "
+                    "sent",
+                    status=result.status,
+                ),
+                rest,
+            )
+        self.pending.append(_Piece(rest, piece.batch))
+
+    def resend_retryable(self, piece: _Piece, result: BatchResult) -> None:
+        hook = self.hook
+        self.element_rounds += 1
+        again = [piece.positions[i] for i in result.retryable]
+        if self.element_rounds > hook.max_retries:
+            raise self.fail(
+                LinkedInCapiError(
+                    f"LinkedIn took a batch but answered {len(again)} of its elements with a retryable "
+                    f"status (429 or 5xx) {self.element_rounds} times; they were not delivered"
+                ),
+                again,
+            )
+        wait = hook.backoff_wait(self.element_rounds)
+        hook.log.warning(
+            "LinkedIn answered %d element(s) of a batch with a retryable status; resending them in %.2fs",
+            len(again),
+            wait,
+        )
+        time.sleep(wait)
+        self.pending.append(_Piece(again, piece.batch))
+
+    def unnamed(self, piece: _Piece, result: BatchResult) -> None:
+        """A refusal naming no element: split, unless the split shows it is not about an element."""
+        positions = piece.positions
+        message = result.message or f"HTTP {result.status} without a message"
+        family = self.families[piece.family] if piece.family is not None else None
+        if family is not None and (result.status, message) == (family.status, family.message):
+            depth = piece.depth
+            family.refused_alike[depth] = family.refused_alike.get(depth, 0) + 1
+            if len(positions) == 1:
+                family.unsplittable[depth] = True
+                family.singles.append(positions[0])
+            if family.refused_alike[depth] == family.created[depth] and (
+                depth >= REQUEST_LEVEL_DEPTH or family.unsplittable.get(depth)
+            ):
+                self.request_level(piece, family)
+        else:
+            family = None
+        if len(positions) == 1:
+            self.rejected[positions[0]] = message
+            return
+        if family is None:
+            self.families.append(_Family(result.status, message))
+            family_id, depth = len(self.families) - 1, 1
+        else:
+            family_id, depth = piece.family, piece.depth + 1
+        family = self.families[family_id]
+        family.created[depth] = family.created.get(depth, 0) + 2
+        middle = len(positions) // 2
+        self.splits += 1
+        self.hook.log.debug(
+            "LinkedIn rejected a batch of %d without naming elements (HTTP %s); splitting it",
+            len(positions),
+            result.status,
+        )
+        self.pending.append(_Piece(positions[:middle], piece.batch, family_id, depth))
+        self.pending.append(_Piece(positions[middle:], piece.batch, family_id, depth))
+
+    def request_level(self, piece: _Piece, family: _Family) -> None:
+        family_id = self.families.index(family)
+        for position in family.singles:
+            self.rejected.pop(position, None)
+        family_pieces = (piece, *(q for q in self.pending if q.family == family_id))
+        refused = [*family.singles, *(p for other in family_pieces for p in other.positions)]
+        # The message goes to the task's log and error: without any plaintext value of these events.
+        message = family.message
+        for position in refused:
+            message = scrubbed_message(message, self.events[position])
+            if message == WITHHELD:
+                break
+        raise self.fail(
+            LinkedInCapiError(
+                f"LinkedIn refused the request as a whole: HTTP {family.status}: {message}. Every "
+                f"piece of the batch split {piece.depth} time(s) got the same answer, so it is not about "
+                "an event; nothing more was sent",
+                status=family.status,
+            ),
+            refused,
+        )
+
+
+def deliver_events(hook: BatchSender, events: Sequence[Mapping[str, Any]]) -> DeliveryResult:
+    """Deliver every event LinkedIn will take through ``hook``, and say why it refused the others.
+
+    Requests per batch of 5,000 are bounded (see the module). Indices in the result refer to ``events``. A
+    failure part-way raises with ``delivered_before_failure`` set: what was accepted, refused and not sent.
+    """
+    return _Delivery(hook, events).run()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Send validated batches to LinkedIn (or pretend to, in a dry run) and keep the delivery counts.
+#
+# A batch waiting for LinkedIn's answer is kept small: its events as the request body
+# (:class:`~airflow_provider_linkedin_capi.hooks.linkedin_capi.EncodedEvents`, about a fifth of their size as
+# dicts) and the three columns settling reads (:class:`SettleColumns`), so ``max_in_flight`` batches on
+# their way cost little memory.
+#
+# Only what LinkedIn accepted counts as sent. Elements LinkedIn refused (the hook has already resolved the
+# whole-batch 422 by dropping the named elements and resending the rest) become ``rejected_by_linkedin``
+# rows with LinkedIn's own message, so the rejects file explains them like any local rejection.
+
+
+# "Index: 3, ERROR :: /conversionValue/amount :: field is required ..." -> "/conversionValue/amount"
+_ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
+_RULE_OF = itemgetter("conversion")
+
+
+@dataclass(frozen=True, slots=True)
+class SettleColumns:
+    """What settling a batch reads of each event, taken before the events are encoded for sending.
+
+    ``event_ids`` only with a ledger, which records them; a refused event is read back from the batch.
+    """
+
+    happened_at: array[int]
+    rules: list[str]
+    event_ids: list[str] | None
+
+    @classmethod
+    def of(cls, events: Sequence[dict[str, Any]], *, with_event_ids: bool) -> SettleColumns:
+        return cls(
+            array("q", [event["conversionHappenedAt"] for event in events]),
+            list(map(_RULE_OF, events)),
+            [event["eventId"] for event in events] if with_event_ids else None,
+        )
+
+
+@dataclass
+class PendingBatch:
+    """One batch on its way: its events, their columns and query-result rows, and LinkedIn's answer."""
+
+    events: EncodedEvents
+    columns: SettleColumns
+    rows: Sequence[int]
+    result: DeliveryResult | None = None
+    error: Exception | None = None
+
+
+class EventDelivery:
+    """Posts batches through the hook; counts events accepted, batches and the event-time span.
+
+    Sending (:meth:`send`) may run on worker threads; preparing and settling (:meth:`prepare`,
+    :meth:`settle`) run on the task's own thread, so the counts, the rejects file and the ledger are only
+    ever written by one thread.
+    """
+
+    def __init__(
+        self,
+        hook: LinkedInCapiHook | None,
+        rejections: RejectionLog,
+        *,
+        dry_run: bool,
+        ledger: DeliveryLedger | None = None,
+    ) -> None:
+        if hook is None and not dry_run:
+            raise ValueError("a LinkedInCapiHook is needed unless dry_run is set")
+        self.hook = hook
+        self.rejections = rejections
+        self.dry_run = dry_run
+        self.ledger = ledger
+        #: Events left out because the ledger says an earlier run delivered them.
+        self.already_delivered = 0
+        self.events_sent = 0
+        self.batches = 0
+        self.first_event_ms: int | None = None
+        self.last_event_ms: int | None = None
+        #: Events counted as sent, per conversion rule URN (for the asset events and lineage output).
+        self.sent_per_rule: Counter[str] = Counter()
+        #: Wall-clock time (epoch seconds) at which the last batch was settled.
+        self.last_batch_at: float | None = None
+
+    def prepare(self, events: list[dict[str, Any]], rows: Sequence[int]) -> PendingBatch | None:
+        """Leave out what the ledger says was delivered; ``None`` when nothing is left to send.
+
+        ``rows[i]`` is the 1-based query-result row that became ``events[i]``.
+
+        A dry run counts the batch here, as if LinkedIn had taken all of it. Runs on the caller's thread,
+        which also writes the request body, so the dicts of ``events`` can go as soon as this returns.
+        """
+        if self.ledger is not None:
+            events, rows = self._not_yet_delivered(events, rows)
+            if not events:
+                return None
+        columns = SettleColumns.of(events, with_event_ids=self.ledger is not None)
+        if self.dry_run or self.hook is None:
+            self._count(columns, events, rows, {}, ())
+            return None
+        return PendingBatch(EncodedEvents(events), columns, rows)
+
+    def send(self, batch: PendingBatch) -> PendingBatch:
+        """POST the batch through the hook and keep LinkedIn's answer or error on it; never raises.
+
+        Safe on a worker thread: it only calls the (thread-safe) hook and touches nothing but ``batch``.
+        """
+        assert self.hook is not None
+        try:
+            batch.result = deliver_events(self.hook, batch.events)
+        except Exception as error:  # raised again by settle(), on the caller's thread
+            batch.error = error
+        return batch
+
+    def settle(self, batch: PendingBatch) -> None:
+        """Count what LinkedIn took and refused, write the ledger, then raise the batch's error if any.
+
+        When LinkedIn failed part-way through the batch, what it had accepted and refused by then is
+        counted (and written to the ledger) before the error goes on, so the task's failure message is
+        exact and a re-run skips it. Runs on the caller's thread only.
+        """
+        if batch.error is None:
+            assert batch.result is not None
+            self._settle(batch, batch.result.rejected, ())
+            return
+        partial = getattr(batch.error, "delivered_before_failure", None)
+        if partial is not None and (partial.accepted or partial.rejected):
+            self._settle(batch, partial.rejected, partial.unsent)
+        raise batch.error
+
+    def _not_yet_delivered(
+        self, events: list[dict[str, Any]], rows: Sequence[int]
+    ) -> tuple[list[dict[str, Any]], Sequence[int]]:
+        assert self.ledger is not None
+        delivered = self.ledger.delivered(events)
+        if not any(delivered):
+            return events, rows
+        self.already_delivered += sum(delivered)
+        keep = [i for i, done in enumerate(delivered) if not done]
+        return [events[i] for i in keep], [rows[i] for i in keep]
+
+    def _settle(self, batch: PendingBatch, refused: dict[int, str], unsent: Iterable[int]) -> None:
+        """Count what LinkedIn took and refused, and write what it took to the ledger."""
+        not_taken = refused.keys() | set(unsent)
+        self._count(batch.columns, batch.events, batch.rows, refused, not_taken)
+        event_ids = batch.columns.event_ids
+        if self.ledger is not None and event_ids is not None:
+            self.ledger.record([event_id for i, event_id in enumerate(event_ids) if i not in not_taken])
+
+    def _count(
+        self,
+        columns: SettleColumns,
+        events: Sequence[dict[str, Any]],
+        rows: Sequence[int],
+        refused: dict[int, str],
+        not_taken: Collection[int],
+    ) -> None:
+        """``not_taken``: the indices LinkedIn refused or never got to; all the others count as sent.
+
+        ``events`` is only read for the refused ones (an encoded batch decodes itself then).
+        """
+        self.batches += 1
+        self.last_batch_at = time.time()
+        if refused:
+            record = self.rejections.record
+            for index, message in sorted(refused.items()):
+                record(rows[index], _linkedin_rejection(events[index], message))
+        stamps: Sequence[int] = columns.happened_at
+        if not_taken:
+            taken = [i for i in range(len(stamps)) if i not in not_taken]
+            stamps = [stamps[i] for i in taken]
+            self.sent_per_rule.update(columns.rules[i] for i in taken)
+        else:
+            self.sent_per_rule.update(columns.rules)
+        if not stamps:
+            return
+        self.events_sent += len(stamps)
+        low, high = min(stamps), max(stamps)
+        if self.first_event_ms is None or low < self.first_event_ms:
+            self.first_event_ms = low
+        if self.last_event_ms is None or high > self.last_event_ms:
+            self.last_event_ms = high
+
+    @property
+    def first_event_at(self) -> str | None:
+        return None if self.first_event_ms is None else format_epoch_ms(self.first_event_ms)
+
+    @property
+    def last_event_at(self) -> str | None:
+        return None if self.last_event_ms is None else format_epoch_ms(self.last_event_ms)
+
+
+def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
+    """LinkedIn's verdict on one event, with no plaintext value of the row in its message or path."""
+    path = _ERROR_PATH.search(message)
+    return rejection_for_event(
+        event,
+        RejectionCode.REJECTED_BY_LINKEDIN,
+        scrubbed_path(path.group(1) if path else None, event),
+        scrubbed_message(message, event),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Keep up to ``max_in_flight`` batches on their way to LinkedIn while the next ones are read and built.
+#
+# How long LinkedIn takes to answer a batch is UNKNOWN; a push that waits for each answer before it sends
+# the next spends its wall time waiting, not working. The window sends batches from a small thread pool and
+# lets the task's own thread go on reading rows and building events. It does not pace: every request, each
+# retry too, still takes a slot from the connection's token bucket, which all the threads share, so the
+# budget per minute holds however many batches are in flight.
+#
+# What does not change with the number in flight:
+#
+# - every batch is settled (counted, its rejections written, its accepted eventIds put in the ledger) once,
+#   on the task's own thread, never on a worker; batches that finished together are settled in the order
+#   they were submitted, otherwise in the order they finished;
+# - at most ``limit`` batches are being sent; :meth:`InFlightWindow.submit` blocks while the window is full,
+#   so no more than ``limit + 1`` batches exist at once (those in flight and the one being handed over);
+# - after the first failure no new batch starts: the batches in flight finish and are settled, then that
+#   first failure is raised, so the counts in the task's failure message are exact;
+# - when the task stops for any other reason (the database, an exception), the batches in flight are
+#   still waited for and settled, so their accepted eventIds reach the ledger before the task ends;
+# - :meth:`InFlightWindow.request_stop` (the operator's ``on_kill``, which Airflow calls on SIGTERM) makes
+#   the next ``submit`` stop the push the same way: nothing new starts, what is in flight is settled.
+#
+# A window of 1 is the sequential push: one request at a time, on the same code path.
+
+
+log = logging.getLogger(__name__)
+
+
+class InFlightWindow:
+    """Sends the batches handed to :meth:`submit` on up to ``limit`` threads; a context manager.
+
+    Use ``submit`` as the pipeline's batch sink and call :meth:`finish` after the last batch; leaving the
+    ``with`` block on an error waits for and settles the batches in flight without raising their errors
+    over the one that is already on its way.
+    """
+
+    def __init__(self, delivery: EventDelivery, limit: int) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"the number of batches in flight must be an int >= 1, got {limit!r}")
+        self.delivery = delivery
+        self.limit = limit
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="linkedin-capi-send")
+        # future -> submission number, so that batches finished together settle in submission order
+        self._running: dict[Future[PendingBatch], int] = {}
+        self._submitted = 0
+        self._failure: Exception | None = None
+        self._stop_reason: str | None = None
+        #: Most batches in flight at once during this push (for the log and the tests).
+        self.most_in_flight = 0
+
+    def submit(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
+        """Start sending one batch, after waiting for a free place; raises the push's first failure."""
+        self._settle_finished(block=False)
+        while self._failure is None and self._stop_reason is None and len(self._running) >= self.limit:
+            self._settle_finished(block=True)
+        if self._failure is None and self._stop_reason is not None:
+            self._failure = PushKilledError(self._stop_reason)
+        if self._failure is not None:
+            self._stop()
+        batch = self.delivery.prepare(events, rows)
+        if batch is None:
+            return
+        self._submitted += 1
+        self._running[self._pool.submit(self.delivery.send, batch)] = self._submitted
+        self.most_in_flight = max(self.most_in_flight, len(self._running))
+
+    def request_stop(self, reason: str) -> None:
+        """Start no new batch: the next :meth:`submit` settles the batches in flight and raises.
+
+        Safe to call from a signal handler: it only sets a flag.
+        """
+        self._stop_reason = reason
+
+    def finish(self) -> None:
+        """Wait for every batch in flight and settle it; raises the push's first failure, if any."""
+        while self._running:
+            self._settle_finished(block=True)
+        if self._failure is not None:
+            self._stop()
+
+    def _stop(self) -> None:
+        """The first failure ends the push: let the batches in flight finish, settle them, raise it."""
+        failure = self._failure
+        assert failure is not None
+        while self._running:
+            self._settle_finished(block=True)
+        raise failure
+
+    def _settle_finished(self, *, block: bool) -> None:
+        if not self._running:
+            return
+        done, _ = wait(self._running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=self._running.__getitem__):
+            del self._running[future]
+            try:
+                self.delivery.settle(future.result())
+            except Exception as error:
+                if self._failure is None:
+                    self._failure = error
+                else:
+                    log.warning("Another batch in flight failed too: %s", error)
+
+    def __enter__(self) -> InFlightWindow:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc is not None and self._running:
+                # Already failing (or being killed): what is in flight still gets counted and recorded.
+                log.info("Waiting for %d batch(es) in flight before stopping", len(self._running))
+                while self._running:
+                    self._settle_finished(block=True)
+                if self._failure is not None and self._failure is not exc:
+                    log.warning("A batch in flight failed while the push was stopping: %s", self._failure)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """Outcome of delivering a sequence of events, indices referring to the caller's sequence.
+
+    :param unsent: indices neither accepted nor refused, because LinkedIn failed before they were (only on
+        the result carried by a :class:`~airflow_provider_linkedin_capi.exceptions.LinkedInCapiError` as
+        ``delivered_before_failure``).
+    """
+
+    accepted: int
+    rejected: dict[int, str]
+    requests: int
+    unsent: tuple[int, ...] = ()

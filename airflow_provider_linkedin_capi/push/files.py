@@ -1,0 +1,318 @@
+"""The files a push writes: the rejects file, the delivery ledger and the validation spool.
+
+Each may be local or on an object store (``ObjectStoragePath``), where objects are written whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_linkedin_capi.conversions import Rejection, event_summary_fields
+
+# ----------------------------------------------------------------------------------------------------
+# Where the push writes its files: a local path, or any ``ObjectStoragePath`` URI (``s3://``, ``gs://``...).
+#
+# The rejects file and the delivery ledger both take either, so that they can land next to the data they
+# describe; the choice of path type, and which of them have folders to create, is made here once.
+
+
+def storage_path(path: str) -> Path | ObjectStoragePath:
+    """A local ``Path`` (``~`` expanded) for a plain path, an ``ObjectStoragePath`` for a URI."""
+    if "://" not in path:
+        return Path(path).expanduser()
+    return ObjectStoragePath(path)
+
+
+def make_folder(folder: Path | ObjectStoragePath) -> None:
+    """Create ``folder`` and its parents where folders exist (local disks); object stores have none."""
+    if _local(folder) is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _local(path: Path | ObjectStoragePath) -> Path | None:
+    """``path`` as a local ``Path`` when it is on the local disk (a plain path or ``file://``), else None.
+
+    ``ObjectStoragePath`` is asked first: on Airflow 3.1 (universal-pathlib 0.2) it is a ``Path`` too.
+    """
+    if isinstance(path, ObjectStoragePath):
+        return Path(path.path) if path.protocol in {"file", "local"} else None
+    return path
+
+
+def write_whole(target: Path | ObjectStoragePath, data: bytes) -> None:
+    """Write ``data`` so that ``target`` either does not exist or holds all of it, never a torn part.
+
+    On a local disk the bytes go to a hidden temporary file in the same folder, are flushed to disk, and
+    the file is renamed onto ``target`` (``os.replace`` is atomic within one file system); a crash leaves
+    at most a ``.tmp`` file, which readers ignore. Object stores (S3, GCS, Azure Blob) have no atomic
+    rename (a "move" is a copy and a delete), but a single PUT is atomic: an object becomes visible only
+    once complete. So there the bytes are uploaded in one ``pipe_file`` call, never streamed through an
+    open file that a killed worker could leave half-written.
+    """
+    local = _local(target)
+    if local is None:
+        assert isinstance(target, ObjectStoragePath)
+        target.fs.pipe_file(target.path, data)
+        return
+    temporary = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, local)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Count every rejected row and, when asked, explain each one in a JSON-lines rejects file.
+#
+# The file is what a data engineer opens the morning after a sync to see which CRM rows did not reach
+# LinkedIn and why, so it names the row (its 1-based position in the query result), the eventId, the stable
+# rejection code, the field and the message. It never holds a raw e-mail, name or IP address: identifiers
+# appear only as the SHA-256 e-mail hash the rejection already carries. Lines are written as rows are
+# rejected, so a run with a million bad rows does not hold them in memory.
+#
+# ``rejects_path`` is a local path (parent folders are created) or any ``ObjectStoragePath`` URI
+# (``s3://``, ``gs://``, ``file://`` ...), so the file can land next to the data it explains.
+
+
+def _open_for_writing(path: str) -> IO[bytes]:
+    target = storage_path(path)
+    make_folder(target.parent)
+    return target.open("wb")
+
+
+class RejectionLog:
+    """Where every rejected row goes: a count per code, plus a line in the rejects file if there is one."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self.counts: Counter[str] = Counter()
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> RejectionLog:
+        if self.path:
+            self._file = _open_for_writing(self.path)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def record(self, row: int, rejection: Rejection) -> None:
+        """Count the rejection of the ``row``-th row of the query result (1-based) and write it down."""
+        code = str(rejection.code)
+        self.counts[code] += 1
+        if self._file is not None:
+            self._file.write(orjson.dumps(_as_line(row, code, rejection)) + b"\n")
+
+
+def _as_line(row: int, code: str, rejection: Rejection) -> dict[str, Any]:
+    return {
+        "row": row,
+        "event_id": rejection.event_id,
+        "code": code,
+        "field": rejection.field,
+        "message": rejection.message,
+        "sha256_email": rejection.sha256_email,
+    }
+
+
+def rejection_for_event(event: dict[str, Any], code: str, field: str | None, message: str) -> Rejection:
+    """A rejection for a row that had already become an event (refused rule, LinkedIn's own verdict)."""
+    return Rejection(code, field, message, **event_summary_fields(event))
+
+
+# ----------------------------------------------------------------------------------------------------
+# A record of the eventIds LinkedIn accepted, so that a re-run of the same data sends nothing twice.
+#
+# Whether LinkedIn deduplicates two Conversions API events with the same ``eventId`` is UNKNOWN
+# (docs/linkedin-contract.md §2.4.2: "assume resends are counted twice"). Deterministic eventIds make a re-run
+# *recognisable*; this ledger makes it *skip*: after each batch, the eventIds LinkedIn took are appended, and
+# a later run with the same ``ledger_path`` leaves those events out. Only the batches in flight when a worker
+# dies (at most ``max_in_flight``) can be sent twice.
+#
+# The ledger is a folder (local, or any ``ObjectStoragePath`` URI, where objects cannot be appended to) of
+# part files, one per delivered batch, each a small header (a magic word and the number of digests) and a
+# run of 8-byte BLAKE2b digests of the eventIds. Parts are written whole (see
+# :func:`~.storage.write_whole`), so a killed worker leaves a complete part or none. A part that is torn
+# anyway (written by an older version, which streamed it, or damaged later) is skipped with a warning:
+# its events are sent again rather than every later run failing on it. Digests keep
+# it small (8 bytes per event: 40 MB for five million) and hold no identifier; at 64 bits, an accidental
+# collision among a few million ids is about a one-in-a-million chance for the whole ledger. The digests
+# are kept in one sorted numpy array, so memory stays flat per event and a batch is looked up with one
+# ``searchsorted``.
+
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: The digests' dtype: little-endian unsigned 64-bit (numpy reads the spelling).
+_DIGEST = "<u8"
+_PART_SUFFIX = ".bin"
+#: First 8 bytes of a part: this word, then the digest count as a little-endian uint64. Parts written
+#: before the header existed are bare digests; they are still read (a length that is a multiple of 8).
+_MAGIC = b"LCAPILD1"
+_HEADER_SIZE = 16
+
+
+def _digests(event_ids: Iterable[str]) -> np.ndarray:
+    import numpy as np  # only with a ledger: a push without one need not load numpy
+
+    blake2b = hashlib.blake2b
+    raw = b"".join([blake2b(event_id.encode(), digest_size=8).digest() for event_id in event_ids])
+    return np.frombuffer(raw, dtype=_DIGEST)
+
+
+class DeliveryLedger:
+    """The eventIds already accepted under ``path``; :meth:`record` adds a batch's, :meth:`delivered` asks."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._folder = storage_path(path)
+        make_folder(self._folder)
+        self._known = self._load()
+        #: Events found in the ledger when it was opened.
+        self.loaded = int(self._known.size)
+
+    def _load(self) -> np.ndarray:
+        import numpy as np  # only with a ledger: a push without one need not load numpy
+
+        try:
+            paths = [part for part in self._folder.iterdir() if part.name.endswith(_PART_SUFFIX)]
+        except (FileNotFoundError, NotADirectoryError):  # an object-store prefix not written under yet
+            paths = []
+        parts = [digests for part in paths if (digests := _read_part(part)) is not None]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=_DIGEST)
+
+    def delivered(self, events: Sequence[dict[str, Any]]) -> list[bool]:
+        """For each event, whether the ledger holds its eventId."""
+        import numpy as np  # only with a ledger: a push without one need not load numpy
+
+        if not self._known.size or not events:
+            return [False] * len(events)
+        wanted = _digests(event["eventId"] for event in events)
+        at = np.searchsorted(self._known, wanted).clip(max=self._known.size - 1)
+        return (self._known[at] == wanted).tolist()
+
+    def record(self, event_ids: Sequence[str]) -> None:
+        """Add the eventIds LinkedIn accepted, as one new part file (written whole, never appended to).
+
+        What a run records is skipped by later runs; the run itself keeps asking about what the ledger held
+        when it opened (merging every batch into the sorted array would cost a sort per batch).
+        """
+        if not event_ids:
+            return
+        digests = _digests(event_ids)
+        header = _MAGIC + len(digests).to_bytes(8, "little")
+        write_whole(self._folder / f"part-{uuid.uuid4().hex}{_PART_SUFFIX}", header + digests.tobytes())
+
+
+def _read_part(part: Any) -> np.ndarray | None:
+    """The digests of one part file; ``None`` (with a warning) when it is torn or unreadable."""
+    import numpy as np  # only with a ledger: a push without one need not load numpy
+
+    try:
+        data = part.read_bytes()
+    except OSError as error:
+        log.warning("Skipping delivery-ledger part %s: it cannot be read (%s)", part, error)
+        return None
+    if data[:8] == _MAGIC:
+        count = int.from_bytes(data[8:_HEADER_SIZE], "little")
+        if len(data) != _HEADER_SIZE + 8 * count:
+            log.warning(
+                "Skipping torn delivery-ledger part %s: its header announces %d eventId(s) but it holds "
+                "%d bytes; the events it recorded will be sent again",
+                part,
+                count,
+                len(data),
+            )
+            return None
+        return np.frombuffer(data, dtype=_DIGEST, offset=_HEADER_SIZE)
+    if len(data) % 8:
+        log.warning(
+            "Skipping torn delivery-ledger part %s: %d bytes is not a whole number of 8-byte digests; the "
+            "events it recorded will be sent again",
+            part,
+            len(data),
+        )
+        return None
+    return np.frombuffer(data, dtype=_DIGEST)
+
+
+# ----------------------------------------------------------------------------------------------------
+# A temporary file of validated events, for ``on_invalid="fail"``.
+#
+# "Fail before anything is sent" needs every row validated before the first POST, but the query must run
+# only once and memory must not grow with the row count. So the validation pass writes events here as JSON
+# lines and the send pass reads them back in batches. Under ``on_invalid="fail"`` any invalid row ends the
+# task, so the spooled events are rows 1..N of the query result in order, and their row numbers need not be
+# stored.
+
+
+class EventSpool:
+    """Append batches of events; read them back as ``(events, rows)`` batches of ``batch_size``."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="linkedin-capi-spool-")  # noqa: SIM115 - closed in __exit__
+        self.count = 0
+
+    def __enter__(self) -> EventSpool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._file.close()
+
+    def write(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
+        first = self.count + 1
+        if rows[0] != first or rows[-1] != first + len(rows) - 1:
+            raise ValueError("the spool holds consecutive rows only; an invalid row must stop the run first")
+        dumps = orjson.dumps
+        self._file.write(b"\n".join([dumps(event) for event in events]) + b"\n")
+        self.count += len(events)
+
+    def batches(self, batch_size: int) -> Iterator[tuple[list[dict[str, Any]], range]]:
+        self._file.flush()
+        self._file.seek(0)
+        loads = orjson.loads
+        events: list[dict[str, Any]] = []
+        first_row = 1
+        for line in self._file:
+            events.append(loads(line))
+            if len(events) == batch_size:
+                yield events, range(first_row, first_row + batch_size)
+                first_row += batch_size
+                events = []
+        if events:
+            yield events, range(first_row, first_row + len(events))

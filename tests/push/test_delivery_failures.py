@@ -1,0 +1,78 @@
+"""How a batch's delivery ends when it cannot finish: nothing LinkedIn took is lost from the counts, and
+LinkedIn's own message never carries a plaintext value of the refused events into the task's error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.hooks._answers import BatchResult
+from airflow_provider_linkedin_capi.push.delivery import deliver_events
+
+
+class ScriptedSender:
+    """A hook whose answers come from ``answer(events)``; counts the requests."""
+
+    max_retries = 2
+    retry_min_wait = 0.0
+    retry_max_wait = 0.0
+    log = logging.getLogger(__name__)
+
+    def __init__(self, answer: Callable[[Sequence[Mapping[str, Any]]], BatchResult]) -> None:
+        self.answer = answer
+        self.requests = 0
+
+    def send_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> BatchResult:
+        self.requests += 1
+        return self.answer(events)
+
+
+def _event(n: int, company: str = "Initech") -> dict[str, Any]:
+    return {
+        "conversion": "urn:lla:llaPartnerConversion:1",
+        "conversionHappenedAt": 1_700_000_000_000 + n,
+        "eventId": f"e{n}",
+        "user": {
+            "userIds": [{"idType": "PLAINTEXT_IP_ADDRESS", "idValue": "192.0.2.7"}],
+            "userInfo": {"firstName": "Zoë", "lastName": "Quux", "companyName": company},
+        },
+    }
+
+
+def test_an_error_that_is_not_linkedins_keeps_what_the_batch_had_delivered():
+    events = [_event(n) for n in range(4)]
+
+    def answer(batch):
+        if len(batch) == 4:  # the first request: LinkedIn names event 0, the other three go again
+            return BatchResult(status=422, accepted=0, errors={0: "Index: 0, ERROR :: /x :: bad"})
+        raise TypeError("cannot write an event")
+
+    with pytest.raises(TypeError) as info:
+        deliver_events(ScriptedSender(answer), events)
+
+    partial = info.value.delivered_before_failure
+    assert partial.rejected == {0: "Index: 0, ERROR :: /x :: bad"}
+    assert partial.unsent == (1, 2, 3)
+
+
+def test_a_request_level_refusal_does_not_quote_the_events_values():
+    events = [_event(n, company="Acme Widgets") for n in range(8)]
+    sender = ScriptedSender(
+        lambda batch: BatchResult(
+            status=400, accepted=0, message="Account of company 'Acme Widgets' (192.0.2.7) is suspended"
+        )
+    )
+
+    with pytest.raises(LinkedInCapiError) as info:
+        deliver_events(sender, events)
+
+    text = str(info.value)
+    assert "refused the request as a whole: HTTP 400" in text
+    assert "Acme Widgets" not in text
+    assert "192.0.2.7" not in text
+    assert info.value.delivered_before_failure.unsent == tuple(range(8))
+    assert sender.requests < 8
