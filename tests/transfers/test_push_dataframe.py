@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_linkedin_capi.exceptions import KeyColumnError
 from airflow_provider_linkedin_capi.push.sources import table_rows
 from airflow_provider_linkedin_capi.transfers.dataframe_to_linkedin_capi import (
     DataFrameToLinkedInCapiOperator,
@@ -109,9 +110,10 @@ def test_a_pyarrow_table_sends_the_same_events_as_the_pandas_frame(linkedin, rul
     )
 
     from_arrow = check_delivery(linkedin, rule_ids["second"], arrow_summary)
-    assert [e["conversionHappenedAt"] for e in from_arrow.values()] == [
+    # Sorted: two batches of two are in flight at once, so they may reach the sandbox in either order.
+    assert sorted(e["conversionHappenedAt"] for e in from_arrow.values()) == sorted(
         e["conversionHappenedAt"] for e in from_pandas.values()
-    ]
+    )
 
 
 def test_naive_datetime64_columns_are_read_in_default_timezone(linkedin, rule_ids):
@@ -205,3 +207,24 @@ def test_sql_arguments_are_refused():
         TypeError, match=r"(?s)Invalid arguments were passed to DataFrameToLinkedInCapiOperator.*sql_conn_id"
     ):
         DataFrameToLinkedInCapiOperator(task_id="p", dataframe=None, sql_conn_id="crm")
+
+
+def test_a_float64_id_column_that_lost_precision_fails_before_anything_is_sent(linkedin, rule_ids):
+    """A 64-bit CRM id column with a NULL becomes float64 in pandas: ids above 2**53 are no longer exact."""
+    happened = datetime.now(UTC) - timedelta(hours=1)
+    big = 2**60
+    frame = pd.DataFrame(
+        {
+            "crm_id": [float(big), float(big + 1), None],  # the two ids merge as floats
+            "email": ["a@example.com", "b@example.com", "c@example.com"],
+            "conversionHappenedAt": [happened] * 3,
+        }
+    )
+    assert frame["crm_id"].dtype == "float64"
+    with pytest.raises(KeyColumnError, match=r"Row 1 .*not an exact integer below 2\*\*53.*cast the column"):
+        push_dataframe(frame, conversion_rule_id=rule_ids["main"], key_columns=["crm_id"], context={})
+    assert linkedin.admin.events() == []
+    # Cast as the message says, the same ids are exact and every row goes once.
+    frame["crm_id"] = pd.array([big, big + 1, None], dtype="Int64")
+    summary = push_dataframe(frame, conversion_rule_id=rule_ids["main"], key_columns=["crm_id"], context={})
+    assert (summary["events_sent"], summary["duplicate_rows"]) == (3, 0)
