@@ -109,3 +109,14 @@ class InvalidRowError(AirflowFailException):
 
 class ConversionRuleSpecError(ValueError):
     """The requested rule settings can never be accepted; raised before any HTTP call."""
+
+
+class KeyColumnError(AirflowFailException):
+    """A ``key_columns`` value whose content cannot derive a stable eventId; the query must cast it."""
+
+    def __init__(self, row: int, reason: str) -> None:
+        super().__init__(
+            f"Row {row} of the source: {reason}. The push stopped there; events of earlier rows may have "
+            "been sent (the type of a column is usually the same in every row, so normally none were)."
+        )
+        self.row = row

@@ -9,9 +9,14 @@ Derived ids are the lower-hex SHA-256 (64 characters, LinkedIn's maximum) of a c
 serialised by orjson (UTF-8, no whitespace), whose first element ``"v1"`` versions the recipe:
 
 - with ``key_columns``: ``["v1", conversion URN, key value, ...]``, each key value as text (see
-  :func:`key_text`; NULL as ``null``). Only the rule and the keys count, so correcting a name or an
-  amount in the CRM and re-sending keeps the id. If every key is NULL, the row has no key and the
-  content recipe below is used instead, so keyless rows do not all share one id.
+  :func:`key_text`; NULL as ``null``). The text comes from the value's content, for every type a DB-API
+  driver or pandas returns: bytes (``bytea``) hash to ``sha256:<hex>`` unless they are UTF-8 text, so
+  psycopg2's ``memoryview`` and psycopg 3's ``bytes`` agree. A value that cannot be keyed by content (a
+  float that is not an exact integer below 2**53, a list, an arbitrary object) is refused with
+  ``invalid_event_id`` on the ``key_columns`` field, which stops the push: never ``repr()``, which for
+  many objects holds a memory address that changes from run to run. Only the rule and the keys count,
+  so correcting a name or an amount in the CRM and re-sending keeps the id. If every key is NULL, the
+  row has no key and the content recipe below is used instead, so keyless rows do not all share one id.
 - otherwise: ``["v1", conversion URN, conversionHappenedAt, user, conversionValue or null]`` with
   ``user`` and ``conversionValue`` exactly as sent (hashed e-mail, normalised ids, names). Two rows that
   agree on all of these are the same conversion as far as LinkedIn can tell, and get the same id.
@@ -22,7 +27,8 @@ from __future__ import annotations
 import hashlib
 import numbers
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -31,8 +37,17 @@ from airflow_provider_linkedin_capi.conversions.rejections import RejectionCode,
 from airflow_provider_linkedin_capi.conversions.values import NotText, is_bool, to_text
 
 FIELD = "eventId"
+#: The field a key value that cannot be keyed is refused on; the push stops on such a refusal.
+KEY_COLUMNS_FIELD = "key_columns"
 MAX_EVENT_ID_LENGTH = 64
 RECIPE_VERSION = "v1"
+#: Floats hold every integer exactly only below this: a 64-bit id that pandas stored as float64 (its
+#: column had a NULL) may already have lost digits, and two ids would then merge into one eventId.
+_EXACT_FLOAT_LIMIT = 2**53
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+# numpy's date and duration scalars print their content (``2026-01-01T00:00``); recognised by name, so the
+# pure layer need not import numpy.
+_NUMPY_TIME_TYPE_NAMES = frozenset({"datetime64", "timedelta64"})
 
 
 def row_event_id(value: Any) -> str:
@@ -68,13 +83,53 @@ def key_text(value: Any) -> str | None:
     Text is trimmed but keeps its case; timezone-aware datetimes are written in UTC, naive ones as they
     are; integers in decimal, except those longer than Python prints in decimal (4,300 digits unless
     ``PYTHONINTMAXSTRDIGITS`` says otherwise), which are written in hex (``0x...``) rather than refused:
-    a key only has to be stable, and hex is linear and has no such limit. NULL and empty text are ``None``.
+    a key only has to be stable, and hex is linear and has no such limit. Bytes that are not UTF-8 text
+    hash to ``sha256:<hex>``. NULL and empty text are ``None``. A value that cannot be keyed by its content
+    raises :class:`RowRejected` (see the module).
     """
+    if isinstance(value, _BYTES_TYPES):
+        return _bytes_key(bytes(value))
+    if _is_float(value):
+        return _float_key(value)
     try:
         text = to_text(value)
     except NotText:
         text = _non_text_key(value)
     return text or None
+
+
+def _is_float(value: Any) -> bool:
+    """Binary floating point of any kind (Python, numpy ``float32``/``float64``, a ``Fraction`` too)."""
+    return isinstance(value, float) or (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, numbers.Integral | Decimal)
+        and not is_bool(value)
+    )
+
+
+def _float_key(value: Any) -> str | None:
+    try:
+        number = float(value)
+    except OverflowError:
+        number = float("inf")
+    if number != number:  # NaN: pandas' NULL
+        return None
+    if not number.is_integer() or abs(number) >= _EXACT_FLOAT_LIMIT:
+        raise RowRejected(
+            RejectionCode.INVALID_EVENT_ID,
+            KEY_COLUMNS_FIELD,
+            "a key column holds a floating-point number that is not an exact integer below 2**53, so it "
+            "cannot identify a row (distinct ids would merge); cast the column to an integer or text in the "
+            "query (pandas stores an integer column that has a NULL as float64: use the 'Int64' dtype)",
+        )
+    return str(int(number))
+
+
+def _bytes_key(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8").strip() or None
+    except UnicodeDecodeError:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _non_text_key(value: Any) -> str:
@@ -87,14 +142,20 @@ def _non_text_key(value: Any) -> str:
             return value.isoformat()
         except (OverflowError, ValueError):
             return value.replace(tzinfo=None).isoformat()
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.days}d{value.seconds}s{value.microseconds}us"
     if isinstance(value, numbers.Integral):  # an integer too long for decimal text (see key_text)
         return format(int(value), "#x")
-    try:
-        return repr(value)
-    except Exception:  # a value whose repr fails still needs a stable, if coarse, key
-        return type(value).__name__
+    if type(value).__name__ in _NUMPY_TIME_TYPE_NAMES:
+        return str(value)
+    raise RowRejected(
+        RejectionCode.INVALID_EVENT_ID,
+        KEY_COLUMNS_FIELD,
+        f"a key column holds a {type(value).__name__}, whose content cannot derive a stable eventId; "
+        "cast the column to text or a number in the query",
+    )
 
 
 def key_event_id(rule_urn: str, key_values: Sequence[Any]) -> str | None:

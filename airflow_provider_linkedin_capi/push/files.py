@@ -277,7 +277,11 @@ def _read_part(part: Any) -> np.ndarray | None:
 
 
 class EventSpool:
-    """Append batches of events; read them back as ``(events, rows)`` batches of ``batch_size``."""
+    """Append batches of events with their row numbers; read them back as ``(events, rows)`` batches.
+
+    Each line is the row number, a space and the event's JSON, so rows left out before the spool (repeats
+    of an earlier row's eventId) leave gaps that are kept, not refused.
+    """
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="linkedin-capi-spool-")  # noqa: SIM115 - closed in __exit__
@@ -295,24 +299,23 @@ class EventSpool:
         self._file.close()
 
     def write(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
-        first = self.count + 1
-        if rows[0] != first or rows[-1] != first + len(rows) - 1:
-            raise ValueError("the spool holds consecutive rows only; an invalid row must stop the run first")
         dumps = orjson.dumps
-        self._file.write(b"\n".join([dumps(event) for event in events]) + b"\n")
+        lines = [b"%d %s\n" % (row, dumps(event)) for row, event in zip(rows, events, strict=True)]
+        self._file.write(b"".join(lines))
         self.count += len(events)
 
-    def batches(self, batch_size: int) -> Iterator[tuple[list[dict[str, Any]], range]]:
+    def batches(self, batch_size: int) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         self._file.flush()
         self._file.seek(0)
         loads = orjson.loads
         events: list[dict[str, Any]] = []
-        first_row = 1
+        rows: list[int] = []
         for line in self._file:
-            events.append(loads(line))
+            row, _, event = line.partition(b" ")
+            rows.append(int(row))
+            events.append(loads(event))
             if len(events) == batch_size:
-                yield events, range(first_row, first_row + batch_size)
-                first_row += batch_size
-                events = []
+                yield events, rows
+                events, rows = [], []
         if events:
-            yield events, range(first_row, first_row + len(events))
+            yield events, rows

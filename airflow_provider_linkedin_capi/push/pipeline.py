@@ -13,9 +13,11 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
+from airflow_provider_linkedin_capi.conversions.event_ids import KEY_COLUMNS_FIELD
 from airflow_provider_linkedin_capi.exceptions import (
     DuplicateRowError,
     InvalidRowError,
+    KeyColumnError,
     LinkedInCapiNotFoundError,
 )
 from airflow_provider_linkedin_capi.push.files import rejection_for_event
@@ -323,6 +325,11 @@ class RowPipeline:
 
     def _reject(self, row_no: int, rejection: Rejection) -> None:
         self.rejections.record(row_no, rejection)
+        if rejection.field == KEY_COLUMNS_FIELD and rejection.code == RejectionCode.INVALID_EVENT_ID:
+            # A key column's type, not one row, is at fault: every later row would be refused (or, keyed
+            # by something unstable, sent twice on a re-run). Stop at the first such row.
+            self.rows_read = row_no
+            raise KeyColumnError(row_no, rejection.message)
         if self.stop_on_invalid:
             self.rows_read = row_no
             raise InvalidRowError(row_no, rejection)

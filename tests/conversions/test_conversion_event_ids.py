@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
+import numpy as np
 import orjson
+import pandas as pd
 import pytest
 from conversion_helpers import RECENT_MS, RULE_URN, build_row, event_of, rejection_of, settings
 from hypothesis import given
@@ -19,7 +22,13 @@ from airflow_provider_linkedin_capi.conversions import (
     RejectionCode,
     event_summary_fields,
 )
-from airflow_provider_linkedin_capi.conversions.event_ids import KeyEventIds, key_event_id
+from airflow_provider_linkedin_capi.conversions.event_ids import (
+    KEY_COLUMNS_FIELD,
+    KeyEventIds,
+    key_event_id,
+    key_text,
+)
+from airflow_provider_linkedin_capi.conversions.rejections import RowRejected
 
 ROW = {
     "email": "ada@example.com",
@@ -186,5 +195,93 @@ _KEY_VALUES = st.one_of(
 )
 def test_the_fast_derivation_equals_the_recipe(rule, keys):
     derive = KeyEventIds().derive
-    assert derive(rule, keys) == key_event_id(rule, keys)
-    assert derive(rule, tuple(keys)) == key_event_id(rule, keys)  # the second call uses the rule's prefix
+    expected = _outcome(key_event_id, rule, keys)
+    assert _outcome(derive, rule, keys) == expected
+    assert _outcome(derive, rule, tuple(keys)) == expected  # the second call uses the rule's prefix
+
+
+def _outcome(derive, rule, keys):
+    """The id, or the refusal's code, field and message: both derivations must agree on either."""
+    try:
+        return derive(rule, keys)
+    except RowRejected as refused:
+        return (refused.code, refused.field, refused.message)
+
+
+# ---- key values are read by their content, for every type a driver returns ----------------------------
+
+
+class _Opaque:
+    """An object whose repr() holds its address, as psycopg2's memoryview's did: never a key."""
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(data=st.binary(min_size=1, max_size=64))
+def test_bytes_key_by_content_whatever_the_driver_returns(data):
+    """psycopg2 returns bytea as memoryview, psycopg 3 as bytes: both, and bytearray, give one key."""
+    texts = {
+        key_text(data),
+        key_text(bytearray(data)),
+        key_text(memoryview(data)),
+        key_text(memoryview(data)),
+    }
+    assert len(texts) == 1
+    text = texts.pop()
+    assert "memory at" not in (text or "")
+    try:
+        assert text == (data.decode("utf-8").strip() or None)
+    except UnicodeDecodeError:
+        assert text == "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_distinct_bytes_keys_never_merge_and_the_same_bytes_always_agree():
+    values = [bytes([0x80, n % 256, n // 256]) for n in range(2000)]
+    first = [key_event_id(RULE_URN, [memoryview(bytearray(value))]) for value in values]
+    again = [key_event_id(RULE_URN, [bytes(value)]) for value in values]
+    assert len(set(first)) == len(values)
+    assert first == again
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (42.0, "42"),
+        (np.float64(7.0), "7"),
+        (np.float32(3.0), "3"),
+        (float(2**53 - 1), str(2**53 - 1)),
+        (-12.0, "-12"),
+        (float("nan"), None),
+        (Decimal("42.000"), "42"),
+        (uuid.UUID(int=5), str(uuid.UUID(int=5))),
+        (datetime(2026, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=2))), "2026-01-02T01:04:00+00:00"),
+        (date(2026, 1, 2), "2026-01-02"),
+        (time(3, 4, tzinfo=UTC), "03:04:00+00:00"),
+        (timedelta(days=1, seconds=5), "1d5s0us"),
+        (np.datetime64("2026-01-02T03:04"), "2026-01-02T03:04"),
+        (pd.Timestamp("2026-01-02 03:04", tz="Europe/Paris"), "2026-01-02T02:04:00+00:00"),
+        (np.int64(9_007_199_254_740_993), "9007199254740993"),
+        (True, "true"),
+    ],
+)
+def test_each_driver_type_keys_by_its_content(value, text):
+    assert key_text(value) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.5, float(2**53), float(2**63), float("inf"), np.float64(1e300), [1, 2], {"a": 1}, _Opaque()],
+)
+def test_a_value_that_cannot_key_by_content_is_refused_on_key_columns(value):
+    with pytest.raises(RowRejected) as refused:
+        key_text(value)
+    assert refused.value.code == RejectionCode.INVALID_EVENT_ID
+    assert refused.value.field == KEY_COLUMNS_FIELD
+    assert "at 0x" not in refused.value.message
+
+
+def test_a_row_with_an_unkeyable_key_is_rejected_on_key_columns():
+    rejected = rejection_of(
+        build_row({"key_columns": ["crm_id"]}, crm_id=2.0**60 + 1, **ROW), "invalid_event_id"
+    )
+    assert rejected.field == KEY_COLUMNS_FIELD
+    assert "cast the column" in rejected.message

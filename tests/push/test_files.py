@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-import pytest
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
@@ -66,9 +65,14 @@ def test_spool_round_trips_batches_with_their_row_numbers():
     assert [list(rows) for _, rows in batches] == [[1, 2], [3, 4], [5]]
 
 
-def test_spool_refuses_gaps_in_row_numbers():
-    with EventSpool() as spool, pytest.raises(ValueError, match="consecutive"):
+def test_spool_keeps_the_gaps_rows_left_out_before_it_leave():
+    """Repeats of an earlier row's eventId are left out before the spool: their row numbers are gaps."""
+    with EventSpool() as spool:
         spool.write([_event(1), _event(3)], [1, 3])
+        spool.write([_event(7)], [7])
+        batches = list(spool.batches(2))
+    assert [[event["eventId"] for event in events] for events, _ in batches] == [["e1", "e3"], ["e7"]]
+    assert [rows for _, rows in batches] == [[1, 3], [7]]
 
 
 def test_rejects_lines_are_json_objects(tmp_path):

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from airflow_provider_linkedin_capi.exceptions import DuplicateRowError
 from airflow_provider_linkedin_capi.push import pipeline as duplicates
-from airflow_provider_linkedin_capi.push.pipeline import DuplicateRowError, SeenEventIds
+from airflow_provider_linkedin_capi.push.pipeline import SeenEventIds
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 DEALS = 30
@@ -66,6 +67,18 @@ def test_a_join_fan_out_sends_each_conversion_once_and_counts_the_repeats(linked
     assert len(stored) == DEALS
     assert set(stored.values()) == {1}
     assert linkedin.admin.stats()["events_total"] == DEALS
+
+
+def test_on_invalid_fail_with_the_default_on_duplicate_sends_each_conversion_once(linkedin, fan_out_db):
+    """The spool keeps the row numbers the duplicate filter leaves gaps in (it used to raise ValueError)."""
+    rule_id = str(linkedin.admin.create_rule(name="fan-out, validate first")["id"])
+    summary = _push(rule_id, on_invalid="fail")
+    assert summary["rows_read"] == fan_out_db
+    assert summary["events_sent"] == DEALS
+    assert summary["duplicate_rows"] == fan_out_db - DEALS
+    stored = linkedin.admin.event_ids(rule_id)
+    assert len(stored) == DEALS
+    assert set(stored.values()) == {1}
 
 
 def test_on_duplicate_fail_with_on_invalid_fail_sends_nothing(linkedin, fan_out_db):
