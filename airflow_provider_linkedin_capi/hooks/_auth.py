@@ -8,6 +8,7 @@ without ever quoting a secret back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -330,18 +331,35 @@ class AsyncTokenCache(_Cache):
     """The async hook's token: the same rules as :class:`TokenCache`, awaited.
 
     Built with the async twins of :class:`TokenCache`'s arguments (``config``, ``exchange``, ``retry`` and
-    ``mask`` return awaitables).
+    ``mask`` return awaitables). One refresh at a time: callers that find no usable token while a refresh
+    is under way wait for it and take its token, instead of each refreshing (and each costing a request of
+    the budget and a token at LinkedIn).
     """
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._lock: asyncio.Lock | None = None  # made on first use, inside the event loop that uses it
+
+    def _refreshing(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
     async def current(self) -> AccessToken:
-        if self._token is None or not self._token.is_usable(time.time()):
-            self._token = await self._obtain()
-        return self._token
+        token = self._token
+        if token is not None and token.is_usable(time.time()):
+            return token
+        async with self._refreshing():
+            token = self._token
+            if token is None or not token.is_usable(time.time()):
+                token = self._token = await self._obtain()
+            return token
 
     async def replace(self, rejected: AccessToken) -> AccessToken:
-        if self._token is None or self._token is rejected:
-            self._token = await self._obtain()
-        return self._token
+        async with self._refreshing():
+            if self._token is None or self._token is rejected:
+                self._token = await self._obtain()
+            return self._token
 
     async def _obtain(self) -> AccessToken:
         config = await self._config()

@@ -345,6 +345,11 @@ class LinkedInCapiConnectionConfig:
             except ValueError as err:
                 raise LinkedInCapiConfigError(f"{where}: extra 'ad_account_id': {err}") from None
 
+        numbers = {
+            name: _number(where, f"extra {name!r}", extra(name), kind, minimum)
+            for name, kind, minimum in _NUMERIC_SETTINGS
+        }
+        numbers["requests_per_minute"] = numbers["requests_per_minute"] or DEFAULT_REQUESTS_PER_MINUTE
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -355,14 +360,10 @@ class LinkedInCapiConnectionConfig:
             refresh_token=refresh_token,
             access_token=access_token,
             ad_account_id=account,
-            requests_per_minute=_number(where, "requests_per_minute", extra("requests_per_minute"), int, 1)
-            or DEFAULT_REQUESTS_PER_MINUTE,
-            max_in_flight=_number(where, "max_in_flight", extra("max_in_flight"), int, 1, MAX_IN_FLIGHT),
-            timeout=_number(where, "timeout", extra("timeout"), float, 0.001),
-            max_retries=_number(where, "max_retries", extra("max_retries"), int, 0),
-            retry_min_wait=_number(where, "retry_min_wait", extra("retry_min_wait"), float, 0),
-            retry_max_wait=_number(where, "retry_max_wait", extra("retry_max_wait"), float, 0),
-            propagation_wait=_number(where, "propagation_wait", extra("propagation_wait"), float, 0),
+            max_in_flight=_number(
+                where, "extra 'max_in_flight'", extra("max_in_flight"), int, 1, MAX_IN_FLIGHT
+            ),
+            **numbers,
         )
 
 
@@ -452,7 +453,7 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
 
 
 def _number(
-    where: str, name: str, value: Any, kind: type, minimum: float, maximum: float | None = None
+    where: str, label: str, value: Any, kind: type, minimum: float, maximum: float | None = None
 ) -> Any:
     """An extra's number (text from a URI connection too); ``None`` when unset. nan and inf are refused."""
     if value is None:
@@ -470,7 +471,7 @@ def _number(
         or (kind is int and isinstance(value, float) and not value.is_integer())
     ):
         limit = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
-        raise LinkedInCapiConfigError(f"{where}: extra {name!r} must be a number {limit}, got {value!r}")
+        raise LinkedInCapiConfigError(f"{where}: {label} must be a number {limit}, got {value!r}")
     return number
 
 
@@ -521,6 +522,17 @@ class SettingArguments(TypedDict, total=False):
     propagation_wait: float | None
 
 
+#: The hooks' numeric settings: name, type and smallest value, for the extras and the arguments alike.
+_NUMERIC_SETTINGS = (
+    ("timeout", float, 0.001),
+    ("max_retries", int, 0),
+    ("retry_min_wait", float, 0),
+    ("retry_max_wait", float, 0),
+    ("requests_per_minute", int, 1),
+    ("propagation_wait", float, 0),
+)
+
+
 @dataclass(frozen=True)
 class HookArguments:
     """The settings given to a hook's constructor; ``None`` leaves one to the connection."""
@@ -535,11 +547,16 @@ class HookArguments:
 
     def __post_init__(self) -> None:
         if self.api_version is not None and not API_VERSION_PATTERN.match(str(self.api_version)):
-            raise ValueError(
+            raise LinkedInCapiConfigError(
                 f"api_version must be YYYYMM (e.g. {DEFAULT_API_VERSION}), got {self.api_version!r}"
             )
-        if self.max_retries is not None and self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        # Each argument is read as its extra is, with the same bounds: inf and nan would hang a sleep or
+        # crash it with a raw OverflowError.
+        for name, kind, minimum in _NUMERIC_SETTINGS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise LinkedInCapiConfigError(f"the hook's {name} must be a number, got {value!r}")
+            _number("the hook's arguments", name, value, kind, minimum)
 
     def resolve(self, config: LinkedInCapiConnectionConfig) -> HookSettings:
         """These arguments over the connection's extras over the defaults (0 counts as set for waits)."""

@@ -19,6 +19,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -581,19 +582,67 @@ async def _exchange(
     headers: Mapping[str, str] | None,
     max_bytes: int,
 ) -> BoundedResponse:
-    request = client.build_request(method, url, data=data, headers=headers)
+    # Only encodings this module decodes itself, so that the size cap holds on the decoded bytes.
+    request = client.build_request(
+        method, url, data=data, headers={"Accept-Encoding": ", ".join(_DECODED_ENCODINGS), **(headers or {})}
+    )
     response = await client.send(request, stream=True, follow_redirects=False)
     try:
-        refuse_redirect(response.status_code, response.headers, what)
-        _refuse_declared_size(response.headers, response.status_code, what, max_bytes)
+        status = response.status_code
+        refuse_redirect(status, response.headers, what)
+        _refuse_declared_size(response.headers, status, what, max_bytes)
+        decoder = _decoder(response.headers.get("content-encoding"), status, what)
         body = bytearray()
-        async for piece in response.aiter_bytes():
-            body += piece
-            if len(body) > max_bytes:
-                raise _too_large(response.status_code, what, max_bytes)
-        return BoundedResponse(response.status_code, response.headers, bytes(body), response.reason_phrase)
+        try:
+            await _read_decoded(response, decoder, body, max_bytes, status, what)
+        except zlib.error:
+            raise LinkedInCapiError(
+                f"{what}: the answer (HTTP {status}) is not valid {response.headers.get('content-encoding')}",
+                status=status,
+            ) from None
+        return BoundedResponse(status, response.headers, bytes(body), response.reason_phrase)
     finally:
         await response.aclose()
+
+
+async def _read_decoded(
+    response: httpx.Response, decoder: Any, body: bytearray, max_bytes: int, status: int, what: str
+) -> None:
+    if hasattr(response, "_content"):  # an answer built in memory (a test's transport): already decoded
+        body += response.content
+        if len(body) > max_bytes:
+            raise _too_large(status, what, max_bytes)
+        return
+    async for piece in response.aiter_raw():
+        # Decompressed at most up to the cap, piece by piece: a small gzip answer can hold hundreds of
+        # megabytes, and httpx's own decoding would inflate a whole piece before the cap is checked.
+        while piece:
+            room = max_bytes - len(body) + 1
+            body += decoder.decompress(piece, room) if decoder is not None else piece
+            if len(body) > max_bytes:
+                raise _too_large(status, what, max_bytes)
+            piece = decoder.unconsumed_tail if decoder is not None else b""
+    if decoder is not None:
+        body += decoder.flush(max_bytes - len(body) + 1)
+        if len(body) > max_bytes:
+            raise _too_large(status, what, max_bytes)
+
+
+#: Content encodings the async exchange asks for and decodes itself (wbits for zlib).
+_DECODED_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _decoder(encoding: str | None, status: int, what: str) -> Any:
+    """A zlib decompressor for the answer's ``Content-Encoding``; ``None`` for an unencoded answer."""
+    name = (encoding or "identity").strip().lower()
+    if name == "identity":
+        return None
+    if name not in _DECODED_ENCODINGS:
+        raise LinkedInCapiError(
+            f"{what}: the answer (HTTP {status}) is encoded as {name[:40]!r}, which was not asked for",
+            status=status,
+        )
+    return zlib.decompressobj(_DECODED_ENCODINGS[name])
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -187,3 +187,25 @@ def test_max_in_flight_is_read_from_the_extra_as_a_number_or_text():
         "linkedin-capi://cid:sec@localhost:8765/rest?refresh_token=abc&max_in_flight=10", conn_id="li"
     )
     assert LinkedInCapiConnectionConfig.from_connection(uri).max_in_flight == 10
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["timeout", "max_retries", "retry_min_wait", "retry_max_wait", "requests_per_minute", "propagation_wait"],
+)
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1])
+def test_inf_nan_and_negatives_are_refused_as_configuration_in_an_argument_and_an_extra(name, value):
+    """They used to reach a sleep or an int() and fail with a raw OverflowError or ValueError."""
+    from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiAsyncHook, LinkedInCapiHook
+
+    for hook_class in (LinkedInCapiHook, LinkedInCapiAsyncHook):
+        with pytest.raises(LinkedInCapiConfigError, match=name):
+            hook_class("li", **{name: value})
+    with pytest.raises(LinkedInCapiConfigError, match=f"extra '{name}'"):
+        LinkedInCapiConnectionConfig.from_connection(_conn({"refresh_token": "r", name: str(value)}))
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", 2.5, 17])
+def test_an_unusable_max_in_flight_extra_is_refused_as_configuration(value):
+    with pytest.raises(LinkedInCapiConfigError, match="extra 'max_in_flight'"):
+        LinkedInCapiConnectionConfig.from_connection(_conn({"refresh_token": "r", "max_in_flight": value}))

@@ -44,6 +44,20 @@ def test_reads_a_rule_and_masks_the_new_token(sandbox):
     assert redact(f"bearer {token}") == "bearer ***"
 
 
+def test_concurrent_reads_share_one_refresh(sandbox):
+    """Ten reads at once found no token: one refresh, the others wait for it (they made ten before)."""
+    rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
+    issued = sandbox.admin.stats()["tokens_issued"]
+
+    async def call():
+        async with LinkedInCapiAsyncHook(retry_min_wait=0.01, retry_max_wait=0.05) as hook:
+            return await asyncio.gather(*(hook.get_conversion_rule(rule["id"]) for _ in range(10)))
+
+    entities = asyncio.run(call())
+    assert [entity["id"] for entity in entities] == [rule["id"]] * 10
+    assert sandbox.admin.stats()["tokens_issued"] == issued + 1
+
+
 def test_static_token_needs_no_refresh(sandbox, monkeypatch):
     conn_id = use_connection(monkeypatch, sandbox, "linkedin_static", auth="access_token")
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD")

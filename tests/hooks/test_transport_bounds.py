@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import tracemalloc
+import zlib
 
 import pytest
 
@@ -118,3 +121,45 @@ def test_a_redirected_token_request_does_not_repost_the_secrets(server, monkeypa
     assert server.calls("/steal") == []
     assert len(server.calls("/rest/token-redirect")) == 1
     assert server.calls(TOKEN_PATH) == []
+
+
+def _gzip_of_zeros(megabytes: int) -> bytes:
+    """A gzip answer that inflates to ``megabytes`` MB (a few hundred KB on the wire), made piece by piece."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"0" * 2**20
+    return b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+
+
+@pytest.mark.timeout(60)
+def test_the_async_cap_holds_while_a_compressed_answer_inflates(server, monkeypatch):
+    """The cap is checked as the answer decompresses: httpx inflated a whole piece first (118 -> 250 MB)."""
+    bomb = _gzip_of_zeros(200)
+    assert len(bomb) < MAX_RESPONSE_BYTES // 8
+    server.handler = lambda request: Answer(200, bomb, headers={"Content-Encoding": "gzip"})
+    conn_id = use(monkeypatch, server, access_token="static")
+    tracemalloc.start()
+    try:
+        with pytest.raises(LinkedInCapiError, match=f"larger than {MAX_RESPONSE_BYTES} bytes"):
+            read_rule_async(conn_id, max_retries=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_RESPONSE_BYTES, f"{peak / 2**20:.0f} MB allocated while reading the answer"
+    assert server.calls(RULE_PATH)[0].headers.get("Accept-Encoding") == "gzip, deflate"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_the_async_hook_reads_a_compressed_answer(server, monkeypatch, encoding):
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = packer.compress(json.dumps(RULE).encode()) + packer.flush()
+    server.handler = lambda request: Answer(200, body, headers={"Content-Encoding": encoding})
+    conn_id = use(monkeypatch, server, access_token="static")
+    assert read_rule_async(conn_id)["name"] == "Leads"
+
+
+def test_an_answer_in_an_encoding_not_asked_for_is_an_error(server, monkeypatch):
+    server.handler = lambda request: Answer(200, b"\x00" * 10, headers={"Content-Encoding": "br"})
+    conn_id = use(monkeypatch, server, access_token="static")
+    with pytest.raises(LinkedInCapiError, match="encoded as 'br'"):
+        read_rule_async(conn_id, max_retries=0)

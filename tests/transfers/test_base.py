@@ -73,3 +73,15 @@ def test_defaults_and_templating_surface():
 def test_a_jinja_block_is_not_checked_before_it_is_rendered():
     op = _operator(max_rejected_fraction="{% if params.strict %}0.01{% else %}0.2{% endif %}")
     assert op.max_rejected_fraction.startswith("{%")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "inf", 2.5, 0, 17])
+def test_an_unusable_max_in_flight_is_refused_with_the_usual_argument_error(value):
+    with pytest.raises(BadArgumentError, match="max_in_flight"):
+        _operator(max_in_flight=value)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0])
+def test_an_unusable_progress_interval_is_refused_with_the_usual_argument_error(value):
+    with pytest.raises(BadArgumentError, match="progress_interval_seconds"):
+        _operator(progress_interval_seconds=value)
