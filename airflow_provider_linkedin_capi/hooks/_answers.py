@@ -9,10 +9,14 @@ it refused and why (``Index: N, ERROR :: path :: text``), which are worth sendin
 from __future__ import annotations
 
 import enum
+import html
+import json
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiAuthError,
@@ -54,6 +58,8 @@ class BatchResult:
         per-element statuses of a 200).
     :param message: LinkedIn's message when it rejected the batch without naming any element.
     :param retryable: indices whose per-element status in a 200 is 429 or 5xx: not taken, worth resending.
+    :param code: LinkedIn's error ``code`` (or ``serviceErrorCode``) of a batch refused without naming an
+        element: two refusals with the same status and code are the same refusal, whatever their message.
     """
 
     status: int
@@ -61,6 +67,7 @@ class BatchResult:
     errors: dict[int, str] = field(default_factory=dict)
     message: str | None = None
     retryable: tuple[int, ...] = ()
+    code: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -323,3 +330,142 @@ def read_batch_success(status: int, payload: Any, count: int) -> BatchResult:
             refused=errors,
         )
     return BatchResult(status=status, accepted=len(taken), errors=errors, retryable=tuple(retryable))
+
+
+# ----------------------------------------------------------------------------------------------------
+# What LinkedIn's messages may quote back of the events sent, taken out before a message reaches a log line,
+# an error or the rejects file.
+#
+# Names, company, title and the IP address travel to LinkedIn unhashed, and a validation message may quote
+# the value it refused (whether LinkedIn's do is UNKNOWN), in any spelling: as is, upper-cased, JSON-escaped
+# inside a list or an object, as ``\uXXXX`` escapes. The rejects file must never hold such a value, so the
+# message is kept only after every spelling of every value is gone. The check does not trust the removal:
+# the scrubbed message is decoded (escapes of several kinds, several times over, Unicode-normalised and
+# case-folded) and if any value can still be read in it, only the error code and the path are kept.
+# Only refusals and failures pass here, so the cost does not matter. Every message an events request gets
+# back passes here in the hook (:class:`EventScrub`): a refused element's against its own event, every
+# other (a refusal naming no element, a 5xx, a 409, a 413, a retry warning) against all the request's.
+
+#: userInfo fields that hold plaintext about a person, and idTypes sent unhashed that identify one.
+_INFO_FIELDS = ("firstName", "lastName", "companyName", "title")
+_PLAINTEXT_ID_TYPES = frozenset({"PLAINTEXT_IP_ADDRESS"})
+#: Decoding rounds: a value JSON-encoded inside JSON inside JSON is still found.
+_DECODE_ROUNDS = 4
+_UNICODE_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+U([0-9a-fA-F]{8})|\\+x([0-9a-fA-F]{2})")
+_BACKSLASH_ESCAPE = re.compile(r"\\+([\"'\\/])")
+WITHHELD = "LinkedIn's message was left out: it quoted a value of the events sent"
+#: The path of LinkedIn's ``ERROR :: /path :: text``, when it is a plain JSON path (no value can hide in it).
+_SAFE_ERROR_PATH = re.compile(r"ERROR\s*::\s*(/[A-Za-z0-9_/]*)\s*::")
+
+
+def plaintext_values(event: Mapping[str, Any]) -> dict[str, str]:
+    """The event's plaintext personal values, by a label used in their place: ``{"<firstName>": "Zoë"}``."""
+    user = event.get("user")
+    if not isinstance(user, dict):
+        return {}
+    values: dict[str, str] = {}
+    info = user.get("userInfo")
+    if isinstance(info, dict):
+        for key in _INFO_FIELDS:
+            value = info.get(key)
+            if isinstance(value, str) and value.strip():
+                values[f"<{key}>"] = value
+    for user_id in user.get("userIds") or ():
+        if isinstance(user_id, dict) and user_id.get("idType") in _PLAINTEXT_ID_TYPES:
+            value = user_id.get("idValue")
+            if isinstance(value, str) and value:
+                values[f"<{user_id['idType']}>"] = value
+    return values
+
+
+def _canonical(text: str) -> str:
+    """``text`` with escapes decoded (repeatedly), NFKC-normalised and case-folded."""
+    for _ in range(_DECODE_ROUNDS):
+        decoded = _UNICODE_ESCAPE.sub(_unescape_code_point, text)
+        decoded = _BACKSLASH_ESCAPE.sub(r"\1", decoded)
+        decoded = html.unescape(unquote(decoded))
+        if decoded == text:
+            break
+        text = decoded
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _unescape_code_point(match: re.Match[str]) -> str:
+    digits = match.group(1) or match.group(2) or match.group(3)
+    try:
+        return chr(int(digits, 16))
+    except (ValueError, OverflowError):
+        return match.group(0)
+
+
+def _spellings(value: str) -> set[str]:
+    """The spellings of ``value`` a message is likely to hold, longest first when replaced."""
+    ascii_json = json.dumps(value)[1:-1]
+    raw_json = json.dumps(value, ensure_ascii=False)[1:-1]
+    spellings = {value, ascii_json, raw_json, json.dumps(ascii_json)[1:-1], json.dumps(raw_json)[1:-1]}
+    spellings.add("".join(f"\\u{ord(char):04x}" for char in value))
+    spellings.add(unicodedata.normalize("NFD", value))
+    return {spelling for spelling in spellings if spelling}
+
+
+def _reveals(text: str, canonical_values: list[str]) -> bool:
+    """Whether a value can be read in ``text``, decoded or as written.
+
+    Both forms are looked at: decoding can consume a value made of escape characters (a name ``\\``
+    vanishes when ``\\'`` is read as an escaped quote), and such a value is then still there as written.
+    """
+    canonical = _canonical(text)
+    written = unicodedata.normalize("NFKC", text).casefold()
+    return any(value in canonical or value in written for value in canonical_values)
+
+
+def scrubbed_message(message: str, event: Mapping[str, Any]) -> str:
+    """``message`` with every spelling of the event's plaintext values replaced by a label; or, if any
+    value can still be read in it, :data:`WITHHELD`."""
+    return _scrubbed(message, list(plaintext_values(event).items()))
+
+
+def _scrubbed(message: str, values: list[tuple[str, str]]) -> str:
+    if not values:
+        return message
+    canonical_values = [_canonical(value) for _, value in values]
+    if not _reveals(message, canonical_values):
+        return message
+    for label, value in values:
+        for spelling in sorted(_spellings(value), key=len, reverse=True):
+            message = re.sub(re.escape(spelling), label, message, flags=re.IGNORECASE)
+    return WITHHELD if _reveals(message, canonical_values) else message
+
+
+class EventScrub:
+    """Takes what LinkedIn may quote of one request's events out of its messages (see above)."""
+
+    def __init__(self, events: Sequence[Mapping[str, Any]]) -> None:
+        self._events = events
+        self._all: list[tuple[str, str]] | None = None
+
+    def of_element(self, message: str, index: int) -> str:
+        """A refused element's message, against that element's values.
+
+        When the message has to be withheld, the JSON path it named is kept (``ERROR :: path :: ...``), if
+        it is a plain path holding no value, so the rejects file still says which field LinkedIn refused.
+        """
+        event = self._events[index]
+        scrubbed = scrubbed_message(message, event)
+        if scrubbed != WITHHELD:
+            return scrubbed
+        found = _SAFE_ERROR_PATH.search(message)
+        values = [_canonical(value) for value in plaintext_values(event).values()]
+        if found is None or _reveals(found.group(1), values):
+            return WITHHELD
+        return f"ERROR :: {found.group(1)} :: {WITHHELD}"
+
+    def __call__(self, message: str) -> str:
+        """Any other message, against the values of every event of the request (read once, when needed)."""
+        if self._all is None:
+            seen: dict[str, str] = {}
+            for event in self._events:
+                for label, value in plaintext_values(event).items():
+                    seen.setdefault(value, label)
+            self._all = [(label, value) for value, label in seen.items()]
+        return _scrubbed(message, self._all)

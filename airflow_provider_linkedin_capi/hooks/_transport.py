@@ -696,12 +696,23 @@ def backoff_wait(retry: int, first: float, longest: float) -> float:
     return max(0.0, min(longest, first * 2 ** (retry - 1) + random.uniform(0, first)))
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 def retry_policy(
-    what: str, *, attempts: int, first: float, longest: float, log: logging.Logger | Any
+    what: str,
+    *,
+    attempts: int,
+    first: float,
+    longest: float,
+    log: logging.Logger | Any,
+    scrub: Callable[[str], str] = _as_is,
 ) -> dict[str, Any]:
     """Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``: retry :class:`TransientFailure`.
 
-    A ``Retry-After`` the answer carried wins over the backoff.
+    A ``Retry-After`` the answer carried wins over the backoff. ``scrub`` takes what the server may have
+    quoted of the request out of each retry warning.
     """
 
     def wait(state: RetryCallState) -> float:
@@ -716,7 +727,7 @@ def retry_policy(
         log.warning(
             "LinkedIn %s: %s (attempt %d of %d); retrying in %.2fs",
             what,
-            getattr(failure, "description", failure),
+            scrub(str(getattr(failure, "description", failure))),
             state.attempt_number,
             attempts,
             state.next_action.sleep if state.next_action else 0.0,
@@ -731,16 +742,18 @@ def retry_policy(
     }
 
 
-def retries_exhausted(what: str, attempts: int, failure: TransientFailure) -> LinkedInCapiError:
+def retries_exhausted(
+    what: str, attempts: int, failure: TransientFailure, scrub: Callable[[str], str] = _as_is
+) -> LinkedInCapiError:
     """The error once every attempt failed, naming the last failure (never a body or a header)."""
+    description = scrub(failure.description)
     if failure.status is None:
         return LinkedInCapiError(
-            f"Could not reach LinkedIn for {what}: {failure.description} (failed after {attempts} "
-            "attempt(s))",
+            f"Could not reach LinkedIn for {what}: {description} (failed after {attempts} attempt(s))",
             code=failure.code,
         )
     return LinkedInCapiError(
-        f"LinkedIn {what} failed after {attempts} attempt(s); the last answer was {failure.description}",
+        f"LinkedIn {what} failed after {attempts} attempt(s); the last answer was {description}",
         status=failure.status,
         code=failure.code,
     )
@@ -775,13 +788,15 @@ def with_retries(
     longest: float,
     log: logging.Logger | Any,
     before_retry: Callable[[TransientFailure], T | None] | None = None,
+    scrub: Callable[[str], str] = _as_is,
 ) -> T:
     """Call ``attempt(number)`` until it returns, retrying :class:`TransientFailure` with the backoff.
 
     :param before_retry: asked before each retry with the failure that caused it; a value it returns ends
         the call (a create that may have happened is looked up rather than repeated).
+    :param scrub: applied to the server's words in retry warnings and in the final error.
     """
-    policy = retry_policy(what, attempts=attempts, first=first, longest=longest, log=log)
+    policy = retry_policy(what, attempts=attempts, first=first, longest=longest, log=log, scrub=scrub)
     last: TransientFailure | None = None
     try:
         for state in Retrying(**policy):
@@ -796,5 +811,5 @@ def with_retries(
                     last = failure
                     raise
     except TransientFailure as failure:
-        raise retries_exhausted(what, attempts, failure) from None
+        raise retries_exhausted(what, attempts, failure, scrub) from None
     raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

@@ -22,6 +22,7 @@ answered.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -40,11 +41,16 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_linkedin_capi import urns
 from airflow_provider_linkedin_capi.constants import CONVERSIONS_API, DEFAULT_CONN_ID, MAX_BATCH_SIZE
-from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError, LinkedInCapiError
+from airflow_provider_linkedin_capi.exceptions import (
+    LinkedInCapiConfigError,
+    LinkedInCapiError,
+    LinkedInCapiUnreadableBatchAnswer,
+)
 from airflow_provider_linkedin_capi.hooks import _answers, _transport
 from airflow_provider_linkedin_capi.hooks._answers import (
     BatchResult,
     Caller,
+    EventScrub,
     Reply,
     TokenStep,
     TokenTries,
@@ -276,6 +282,7 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         *,
         max_retries: int | None = None,
         before_retry: Callable[[_transport.TransientFailure], T | None] | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> T:
         return _transport.with_retries(
             what,
@@ -285,6 +292,7 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
             longest=self.retry_max_wait,
             log=self.log,
             before_retry=before_retry,
+            **({"scrub": scrub} if scrub is not None else {}),
         )
 
     @property
@@ -302,12 +310,14 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         recover: Callable[[], Reply | None] | None = None,
         max_retries: int | None = None,
         timeout: float | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> Reply:
         """One logical call with pacing, auth renewal and retries; returns any non-retryable answer.
 
         :param body: the JSON body: a value to write, or ``bytes`` already written (an encoded batch).
         :param recover: for calls that are unsafe to repeat (a create): asked before each retry that follows
             an ambiguous failure; a reply it returns ends the call instead of a second request.
+        :param scrub: takes what the server may quote of the body out of retry warnings and errors.
         """
         url = f"{self.config.base_url}{path}" + (f"?{query}" if query else "")
         data = body if body is None or isinstance(body, bytes) else json_body(body)
@@ -325,7 +335,9 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
             reply.after_ambiguous_failure = ambiguous_before
             return reply
 
-        return self._retry(f"{method} {path}", attempt, max_retries=max_retries, before_retry=before_retry)
+        return self._retry(
+            f"{method} {path}", attempt, max_retries=max_retries, before_retry=before_retry, scrub=scrub
+        )
 
     def _send(
         self,
@@ -407,19 +419,37 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         if count == 0:
             return BatchResult(status=200, accepted=0)
         body = events.body if isinstance(events, EncodedEvents) else {"elements": events}
-        reply = self._request("POST", "/conversionEvents", body=body, restli_method="BATCH_CREATE")
-        if reply.ok:
-            return read_batch_success(reply.status, reply.payload, count)
-        if reply.status in (400, 422):
-            problem = error_body(reply.status, reply.payload)
-            errors = {i: text for i, text in parse_batch_errors(problem.message).items() if 0 <= i < count}
-            return BatchResult(
-                status=reply.status,
-                accepted=0,
-                errors=errors,
-                message=None if errors else problem.message.strip(),
+        scrub = EventScrub(events)
+        try:
+            reply = self._request(
+                "POST", "/conversionEvents", body=body, restli_method="BATCH_CREATE", scrub=scrub
             )
-        self._raise_for_error(reply, "Sending conversion events")
+            if reply.ok:
+                result = read_batch_success(reply.status, reply.payload, count)
+                if not result.errors:
+                    return result
+                errors = {i: scrub.of_element(text, i) for i, text in result.errors.items()}
+                return dataclasses.replace(result, errors=errors)
+            if reply.status in (400, 422):
+                problem = error_body(reply.status, reply.payload)
+                errors = {
+                    i: scrub.of_element(text, i)
+                    for i, text in parse_batch_errors(problem.message).items()
+                    if 0 <= i < count
+                }
+                return BatchResult(
+                    status=reply.status,
+                    accepted=0,
+                    errors=errors,
+                    message=None if errors else scrub(problem.message.strip()),
+                    code=None if errors else problem.code,
+                )
+            self._raise_for_error(reply, "Sending conversion events")
+        except LinkedInCapiError as error:  # a 5xx after retries, a 409, a 413, a 200 it cannot read
+            error.args = (scrub(str(error)), *error.args[1:])
+            if isinstance(error, LinkedInCapiUnreadableBatchAnswer):
+                error.refused = {i: scrub.of_element(text, i) for i, text in error.refused.items()}
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ conversion rules

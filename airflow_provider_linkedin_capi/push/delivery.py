@@ -10,12 +10,10 @@ of the row.
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import re
 import time
-import unicodedata
 from array import array
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -23,7 +21,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote
 
 from airflow_provider_linkedin_capi.constants import MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
@@ -42,115 +39,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
     from airflow_provider_linkedin_capi.push.files import DeliveryLedger
-
-# ----------------------------------------------------------------------------------------------------
-# LinkedIn's message about a refused event, made safe for the rejects file: no plaintext value of the row.
-#
-# Names, company, title and the IP address travel to LinkedIn unhashed, and a validation message may quote
-# the value it refused (whether LinkedIn's do is UNKNOWN), in any spelling: as is, upper-cased, JSON-escaped
-# inside a list or an object, as ``\uXXXX`` escapes. The rejects file must never hold such a value, so the
-# message is kept only after every spelling of every value is gone. The check does not trust the removal:
-# the scrubbed message is decoded (escapes of several kinds, several times over, Unicode-normalised and
-# case-folded) and if any value can still be read in it, only the error code and the path are kept.
-# Only rejected events pass here, so the cost does not matter.
-
-#: userInfo fields that hold plaintext about a person, and idTypes sent unhashed that identify one.
-_INFO_FIELDS = ("firstName", "lastName", "companyName", "title")
-_PLAINTEXT_ID_TYPES = frozenset({"PLAINTEXT_IP_ADDRESS"})
-#: Decoding rounds: a value JSON-encoded inside JSON inside JSON is still found.
-_DECODE_ROUNDS = 4
-_UNICODE_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+U([0-9a-fA-F]{8})|\\+x([0-9a-fA-F]{2})")
-_BACKSLASH_ESCAPE = re.compile(r"\\+([\"'\\/])")
-#: A path as LinkedIn prints it: ``/user/userInfo/firstName``, ``/userIds/0/idValue``.
-_SAFE_PATH = re.compile(r"/[A-Za-z0-9_/]*")
-WITHHELD = "LinkedIn's message was left out: it quoted a value of this row"
-
-
-def plaintext_values(event: dict[str, Any]) -> dict[str, str]:
-    """The event's plaintext personal values, by a label used in their place: ``{"<firstName>": "Zoë"}``."""
-    user = event.get("user")
-    if not isinstance(user, dict):
-        return {}
-    values: dict[str, str] = {}
-    info = user.get("userInfo")
-    if isinstance(info, dict):
-        for key in _INFO_FIELDS:
-            value = info.get(key)
-            if isinstance(value, str) and value.strip():
-                values[f"<{key}>"] = value
-    for user_id in user.get("userIds") or ():
-        if isinstance(user_id, dict) and user_id.get("idType") in _PLAINTEXT_ID_TYPES:
-            value = user_id.get("idValue")
-            if isinstance(value, str) and value:
-                values[f"<{user_id['idType']}>"] = value
-    return values
-
-
-def _canonical(text: str) -> str:
-    """``text`` with escapes decoded (repeatedly), NFKC-normalised and case-folded."""
-    for _ in range(_DECODE_ROUNDS):
-        decoded = _UNICODE_ESCAPE.sub(_unescape_code_point, text)
-        decoded = _BACKSLASH_ESCAPE.sub(r"\1", decoded)
-        decoded = html.unescape(unquote(decoded))
-        if decoded == text:
-            break
-        text = decoded
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def _unescape_code_point(match: re.Match[str]) -> str:
-    digits = match.group(1) or match.group(2) or match.group(3)
-    try:
-        return chr(int(digits, 16))
-    except (ValueError, OverflowError):
-        return match.group(0)
-
-
-def _spellings(value: str) -> set[str]:
-    """The spellings of ``value`` a message is likely to hold, longest first when replaced."""
-    import json
-
-    ascii_json = json.dumps(value)[1:-1]
-    raw_json = json.dumps(value, ensure_ascii=False)[1:-1]
-    spellings = {value, ascii_json, raw_json, json.dumps(ascii_json)[1:-1], json.dumps(raw_json)[1:-1]}
-    spellings.add("".join(f"\\u{ord(char):04x}" for char in value))
-    spellings.add(unicodedata.normalize("NFD", value))
-    return {spelling for spelling in spellings if spelling}
-
-
-def _reveals(text: str, canonical_values: list[str]) -> bool:
-    """Whether a value can be read in ``text``, decoded or as written.
-
-    Both forms are looked at: decoding can consume a value made of escape characters (a name ``\\``
-    vanishes when ``\\'`` is read as an escaped quote), and such a value is then still there as written.
-    """
-    canonical = _canonical(text)
-    written = unicodedata.normalize("NFKC", text).casefold()
-    return any(value in canonical or value in written for value in canonical_values)
-
-
-def scrubbed_message(message: str, event: dict[str, Any]) -> str:
-    """``message`` with every spelling of the event's plaintext values replaced by a label; or, if any
-    value can still be read in it, :data:`WITHHELD`."""
-    values = plaintext_values(event)
-    if not values:
-        return message
-    canonical_values = [_canonical(value) for value in values.values()]
-    if not _reveals(message, canonical_values):
-        return message
-    for label, value in values.items():
-        for spelling in sorted(_spellings(value), key=len, reverse=True):
-            message = re.sub(re.escape(spelling), label, message, flags=re.IGNORECASE)
-    return WITHHELD if _reveals(message, canonical_values) else message
-
-
-def scrubbed_path(path: str | None, event: dict[str, Any]) -> str | None:
-    """The error's path if it is a plain JSON path holding no value of the row, else ``None``."""
-    if path is None or _SAFE_PATH.fullmatch(path) is None:
-        return None
-    canonical_values = [_canonical(value) for value in plaintext_values(event).values()]
-    return None if _reveals(path, canonical_values) else path
-
 
 # ----------------------------------------------------------------------------------------------------
 # Delivering events in BATCH_CREATE requests, and reading LinkedIn's answers to them, with bounds.
@@ -177,6 +65,12 @@ def scrubbed_path(path: str | None, event: dict[str, Any]) -> str | None:
 
 #: Splits after which a refusal every piece shares is taken as one about the request, not an element.
 REQUEST_LEVEL_DEPTH = 2
+#: Levels of splits of a batch of which LinkedIn took nothing, every piece of every level refused without
+#: naming an element, before the refusal is taken as one about the request whatever its messages say: a
+#: proxy's or WAF's 400 quotes a new request reference each time, and splitting it down to single events
+#: cost 2N-1 requests. Events that are bad one by one leave some clean piece at a level this deep (unless
+#: 2**5 of them are spread over every piece), and LinkedIn takes it.
+MAX_UNNAMED_SPLITS = 5
 
 
 class BatchSender(Protocol):
@@ -197,6 +91,8 @@ class _Piece:
     #: The split family the piece belongs to, and how many splits below the refused piece that started it.
     family: int | None = None
     depth: int = 0
+    #: How many splits below the batch as it was first sent.
+    level: int = 0
 
 
 @dataclass
@@ -205,6 +101,7 @@ class _Family:
 
     status: int
     message: str
+    code: str | None = None
     created: dict[int, int] = field(default_factory=dict)
     refused_alike: dict[int, int] = field(default_factory=dict)
     unsplittable: dict[int, bool] = field(default_factory=dict)
@@ -227,6 +124,11 @@ class _Delivery:
             _Piece(list(range(start, min(start + MAX_BATCH_SIZE, len(events)))), batch=start)
             for start in range(0, len(events), MAX_BATCH_SIZE)
         )
+        #: Batches (by their first position) of which LinkedIn has taken at least one event.
+        self.taken_batches: set[int] = set()
+        #: (batch, level) -> pieces made at that level, and of those, pieces refused without a named element.
+        self.level_pieces: Counter[tuple[int, int]] = Counter((piece.batch, 0) for piece in self.pending)
+        self.level_unnamed: Counter[tuple[int, int]] = Counter()
 
     def so_far(self, not_sent: Sequence[int]) -> DeliveryResult:
         unsent = sorted({*not_sent, *(p for later in self.pending for p in later.positions)})
@@ -274,6 +176,8 @@ class _Delivery:
             raise
         self.requests += 1
         self.accepted += result.accepted
+        if result.accepted or result.ok:
+            self.taken_batches.add(piece.batch)
         if result.ok:
             return
         if result.errors:
@@ -304,7 +208,8 @@ class _Delivery:
                 ),
                 rest,
             )
-        self.pending.append(_Piece(rest, piece.batch))
+        self.level_pieces[(piece.batch, piece.level)] += 1
+        self.pending.append(_Piece(rest, piece.batch, level=piece.level))
 
     def resend_retryable(self, piece: _Piece, result: BatchResult) -> None:
         hook = self.hook
@@ -325,14 +230,23 @@ class _Delivery:
             wait,
         )
         time.sleep(wait)
-        self.pending.append(_Piece(again, piece.batch))
+        self.level_pieces[(piece.batch, piece.level)] += 1
+        self.pending.append(_Piece(again, piece.batch, level=piece.level))
 
     def unnamed(self, piece: _Piece, result: BatchResult) -> None:
         """A refusal naming no element: split, unless the split shows it is not about an element."""
         positions = piece.positions
         message = result.message or f"HTTP {result.status} without a message"
+        level = (piece.batch, piece.level)
+        self.level_unnamed[level] += 1
+        if (
+            piece.level >= MAX_UNNAMED_SPLITS
+            and piece.batch not in self.taken_batches
+            and self.level_unnamed[level] == self.level_pieces[level]
+        ):
+            self.refused_at_every_level(piece, result.status, message)
         family = self.families[piece.family] if piece.family is not None else None
-        if family is not None and (result.status, message) == (family.status, family.message):
+        if family is not None and _same_refusal(family, result.status, result.code, message):
             depth = piece.depth
             family.refused_alike[depth] = family.refused_alike.get(depth, 0) + 1
             if len(positions) == 1:
@@ -348,7 +262,7 @@ class _Delivery:
             self.rejected[positions[0]] = message
             return
         if family is None:
-            self.families.append(_Family(result.status, message))
+            self.families.append(_Family(result.status, message, result.code))
             family_id, depth = len(self.families) - 1, 1
         else:
             family_id, depth = piece.family, piece.depth + 1
@@ -361,8 +275,25 @@ class _Delivery:
             len(positions),
             result.status,
         )
-        self.pending.append(_Piece(positions[:middle], piece.batch, family_id, depth))
-        self.pending.append(_Piece(positions[middle:], piece.batch, family_id, depth))
+        self.level_pieces[(piece.batch, piece.level + 1)] += 2
+        self.pending.append(_Piece(positions[:middle], piece.batch, family_id, depth, piece.level + 1))
+        self.pending.append(_Piece(positions[middle:], piece.batch, family_id, depth, piece.level + 1))
+
+    def refused_at_every_level(self, piece: _Piece, status: int, message: str) -> None:
+        """LinkedIn took nothing of the batch and refused every piece down to this level: stop here."""
+        refused = [
+            *piece.positions,
+            *(p for other in self.pending if other.batch == piece.batch for p in other.positions),
+        ]
+        raise self.fail(
+            LinkedInCapiError(
+                f"LinkedIn refused a batch as a whole, and each of its pieces down to {piece.level} "
+                f"split(s), without naming an event and without taking any (last: HTTP {status}: {message}); "
+                "it is not about an event, so nothing more was sent",
+                status=status,
+            ),
+            refused,
+        )
 
     def request_level(self, piece: _Piece, family: _Family) -> None:
         family_id = self.families.index(family)
@@ -370,12 +301,7 @@ class _Delivery:
             self.rejected.pop(position, None)
         family_pieces = (piece, *(q for q in self.pending if q.family == family_id))
         refused = [*family.singles, *(p for other in family_pieces for p in other.positions)]
-        # The message goes to the task's log and error: without any plaintext value of these events.
-        message = family.message
-        for position in refused:
-            message = scrubbed_message(message, self.events[position])
-            if message == WITHHELD:
-                break
+        message = family.message  # the hook has taken every value of these events out of it
         raise self.fail(
             LinkedInCapiError(
                 f"LinkedIn refused the request as a whole: HTTP {family.status}: {message}. Every "
@@ -385,6 +311,15 @@ class _Delivery:
             ),
             refused,
         )
+
+
+def _same_refusal(family: _Family, status: int, code: str | None, message: str) -> bool:
+    """The same refusal: the same status and LinkedIn's same error code, else (no code) the same text."""
+    if status != family.status:
+        return False
+    if code is not None or family.code is not None:
+        return code == family.code
+    return message == family.message
 
 
 def deliver_events(hook: BatchSender, events: Sequence[Mapping[str, Any]]) -> DeliveryResult:
@@ -410,7 +345,7 @@ def deliver_events(hook: BatchSender, events: Sequence[Mapping[str, Any]]) -> De
 
 
 # "Index: 3, ERROR :: /conversionValue/amount :: field is required ..." -> "/conversionValue/amount"
-_ERROR_PATH = re.compile(r"ERROR\s*::\s*(\S+)\s*::")
+_SAFE_ERROR_PATH = re.compile(r"ERROR\s*::\s*(/[A-Za-z0-9_/]*)\s*::")
 _RULE_OF = itemgetter("conversion")
 
 
@@ -587,13 +522,11 @@ class EventDelivery:
 
 
 def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
-    """LinkedIn's verdict on one event, with no plaintext value of the row in its message or path."""
-    path = _ERROR_PATH.search(message)
+    """LinkedIn's verdict on one event; the hook has taken the row's plaintext values out of ``message``,
+    and a path is kept only as a plain JSON path (a value it held is a label now, which no path matches)."""
+    found = _SAFE_ERROR_PATH.search(message)
     return rejection_for_event(
-        event,
-        RejectionCode.REJECTED_BY_LINKEDIN,
-        scrubbed_path(path.group(1) if path else None, event),
-        scrubbed_message(message, event),
+        event, RejectionCode.REJECTED_BY_LINKEDIN, found.group(1) if found else None, message
     )
 
 

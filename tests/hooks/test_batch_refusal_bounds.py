@@ -3,14 +3,22 @@ cannot be read: bounded request counts, a clear failure, and exact accounting of
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import time
+import uuid
 
 import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow, deliver_events
+from airflow_provider_linkedin_capi.push.delivery import (
+    MAX_UNNAMED_SPLITS,
+    EventDelivery,
+    InFlightWindow,
+    deliver_events,
+)
 from airflow_provider_linkedin_capi.push.files import DeliveryLedger, RejectionLog
 
 from .conftest import FAST_BUDGET
@@ -175,3 +183,110 @@ def test_a_200_with_a_status_that_is_not_an_integer_counts_only_what_is_certain(
     assert rejections.counts["rejected_by_linkedin"] == 1
     ledger_now = DeliveryLedger(str(tmp_path / "ledger")).delivered(events)
     assert ledger_now == [True, False, True, False, False, False]
+
+
+@pytest.mark.timeout(60)
+def test_a_refusal_quoting_a_new_reference_each_time_is_not_split_down_to_single_events(hostile):
+    """A proxy's or WAF's 400 never matches the first refusal's text; it had cost 1,999 POSTs for 1,000."""
+    server, hook = hostile
+    server.handler = lambda request: Answer(400, {"message": f"Request blocked. Reference {uuid.uuid4()}"})
+    with pytest.raises(LinkedInCapiError, match=r"refused a batch as a whole.*HTTP 400") as failure:
+        deliver_events(hook, _events(1000))
+    assert _posts(server) == sum(2**level for level in range(MAX_UNNAMED_SPLITS + 1))  # 63
+    partial = failure.value.delivered_before_failure
+    assert (partial.accepted, partial.rejected) == (0, {})  # not sent, and not rejected_by_linkedin
+    assert partial.unsent == tuple(range(1000))
+
+
+@pytest.mark.timeout(60)
+def test_refusals_with_the_same_code_are_the_same_refusal_whatever_their_text(hostile):
+    server, hook = hostile
+    server.handler = lambda request: Answer(
+        400, {"message": f"Blocked, reference {uuid.uuid4()}", "serviceErrorCode": 100}
+    )
+    with pytest.raises(LinkedInCapiError, match=r"refused the request as a whole: HTTP 400"):
+        deliver_events(hook, _events(1000))
+    assert _posts(server) == 7  # the batch, its halves, its quarters
+
+
+@pytest.mark.timeout(60)
+def test_a_push_refused_at_every_level_fails_and_records_no_rejection(hostile, tmp_path):
+    server, hook = hostile
+    server.handler = lambda request: Answer(400, {"message": f"Request blocked. Reference {uuid.uuid4()}"})
+    delivery = EventDelivery(hook, RejectionLog(str(tmp_path / "rejects.jsonl")), dry_run=False)
+    with pytest.raises(LinkedInCapiError, match="refused a batch as a whole"):
+        deliver_one_at_a_time(delivery, _events(1000), range(1, 1001))
+    assert (delivery.events_sent, delivery.rejections.total) == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------- quoted values
+# Whatever LinkedIn (or a proxy) quotes back of the events sent leaves neither the task's error, nor a retry
+# warning in its log, nor the rejects file.
+
+
+def _people(count: int) -> list[dict]:
+    events = _events(count)
+    for event in events:
+        event["user"]["userIds"].append({"idType": "PLAINTEXT_IP_ADDRESS", "idValue": "192.0.2.7"})
+        event["user"]["userInfo"] = {"firstName": "Zoë", "lastName": "Quux", "companyName": "Acme Widgets"}
+    return events
+
+
+QUOTING = "Account of company 'Acme Widgets' (192.0.2.7) for Zo\\u00eb Quux"
+
+
+def _assert_quotes_nothing(text: str) -> None:
+    for value in ("Acme Widgets", "192.0.2.7", "Zoë", "Zo\\u00eb", "Quux"):
+        assert value not in text
+
+
+@pytest.mark.timeout(30)
+def test_a_request_level_refusal_does_not_quote_the_events_values(hostile):
+    server, hook = hostile
+    server.handler = lambda request: Answer(400, {"message": f"{QUOTING} is suspended"})
+    with pytest.raises(LinkedInCapiError) as info:
+        deliver_events(hook, _people(8))
+    assert "refused the request as a whole: HTTP 400" in str(info.value)
+    _assert_quotes_nothing(str(info.value))
+    assert info.value.delivered_before_failure.unsent == tuple(range(8))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("status", [409, 413, 500, 503])
+def test_other_answers_and_their_retry_warnings_do_not_quote_the_events_values(
+    hostile, caplog, capsys, status
+):
+    server, hook = hostile
+    server.handler = lambda request: Answer(status, {"message": f"{QUOTING} could not be stored"})
+    with caplog.at_level(logging.DEBUG), pytest.raises(LinkedInCapiError) as info:
+        deliver_events(hook, _people(3))
+    assert f"HTTP {status}" in str(info.value)
+    _assert_quotes_nothing(str(info.value))
+    captured = capsys.readouterr()  # the task logger writes through structlog, not only to caplog
+    logged = captured.out + captured.err + caplog.text
+    if status >= 500:
+        assert "retrying in" in logged  # the warnings were written, scrubbed
+    _assert_quotes_nothing(logged)
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_element_quoting_a_name_is_recorded_without_it(hostile, tmp_path):
+    server, hook = hostile
+    message = "Index: 0, ERROR :: /user/userInfo/firstName :: value 'Zoë' is not allowed"
+
+    def answer(request):
+        count = len(_sent(request))
+        return Answer(
+            200,
+            {"elements": [{"status": 400, "error": {"message": message}}] + [{"status": 201}] * (count - 1)},
+        )
+
+    server.handler = answer
+    path = tmp_path / "rejects.jsonl"
+    with RejectionLog(str(path)) as rejections:
+        deliver_one_at_a_time(EventDelivery(hook, rejections, dry_run=False), _people(2), [7, 8])
+    [line] = [json.loads(text) for text in path.read_text(encoding="utf-8").splitlines()]
+    assert (line["row"], line["code"]) == (7, "rejected_by_linkedin")
+    assert line["field"] == "/user/userInfo/firstName"
+    assert "Zoë" not in line["message"]
+    assert "<firstName>" in line["message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
@@ -37,28 +36,6 @@ def test_dry_run_delivery_counts_what_would_be_sent():
     assert delivery.batches == 2
     assert delivery.first_event_ms == 1_700_000_000_001
     assert delivery.last_event_at == "2023-11-14T22:13:20.009Z"
-
-
-def test_linkedin_messages_that_quote_a_name_are_recorded_without_it(tmp_path):
-    class RefusingHook:
-        """Answers like LinkedIn would if its validation message quoted the refused value."""
-
-        def send_conversion_events(self, events):
-            from airflow_provider_linkedin_capi.hooks._answers import BatchResult
-
-            message = "Index: 0, ERROR :: /user/userInfo/firstName :: value 'Raw' is not allowed"
-            return BatchResult(status=200, accepted=len(events) - 1, errors={0: message})
-
-    path = tmp_path / "rejects.jsonl"
-    with RejectionLog(str(path)) as rejections:
-        deliver_one_at_a_time(
-            EventDelivery(RefusingHook(), rejections, dry_run=False), [_event(1), _event(2)], [7, 8]
-        )
-    [line] = [orjson.loads(text) for text in path.read_bytes().splitlines()]
-    assert (line["row"], line["code"]) == (7, "rejected_by_linkedin")
-    assert line["field"] == "/user/userInfo/firstName"
-    assert "Raw" not in line["message"]
-    assert "<firstName>" in line["message"]
 
 
 def test_delivery_needs_a_hook_unless_dry_run():

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks._answers import BatchResult
 from airflow_provider_linkedin_capi.push.delivery import deliver_events
 
@@ -57,22 +56,3 @@ def test_an_error_that_is_not_linkedins_keeps_what_the_batch_had_delivered():
     partial = info.value.delivered_before_failure
     assert partial.rejected == {0: "Index: 0, ERROR :: /x :: bad"}
     assert partial.unsent == (1, 2, 3)
-
-
-def test_a_request_level_refusal_does_not_quote_the_events_values():
-    events = [_event(n, company="Acme Widgets") for n in range(8)]
-    sender = ScriptedSender(
-        lambda batch: BatchResult(
-            status=400, accepted=0, message="Account of company 'Acme Widgets' (192.0.2.7) is suspended"
-        )
-    )
-
-    with pytest.raises(LinkedInCapiError) as info:
-        deliver_events(sender, events)
-
-    text = str(info.value)
-    assert "refused the request as a whole: HTTP 400" in text
-    assert "Acme Widgets" not in text
-    assert "192.0.2.7" not in text
-    assert info.value.delivered_before_failure.unsent == tuple(range(8))
-    assert sender.requests < 8

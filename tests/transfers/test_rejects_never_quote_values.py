@@ -18,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from airflow_provider_linkedin_capi.push.delivery import WITHHELD, scrubbed_message
+from airflow_provider_linkedin_capi.hooks._answers import WITHHELD, scrubbed_message
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 PEOPLE = [
