@@ -32,6 +32,9 @@ DEFAULT_API_VERSION = "202608"
 #: The Airflow connection id every hook, operator, sensor and trigger uses unless told otherwise.
 DEFAULT_CONN_ID = "linkedin_capi_default"
 
+#: The provider's section of the Airflow configuration (``[linkedin_capi]``, ``AIRFLOW__LINKEDIN_CAPI__*``).
+CONFIG_SECTION = "linkedin_capi"
+
 #: The colour of the provider's tasks in Airflow's UI (LinkedIn's brand blue).
 LINKEDIN_BLUE = "#0a66c2"
 

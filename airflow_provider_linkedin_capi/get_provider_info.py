@@ -81,7 +81,18 @@ def get_provider_info() -> dict[str, Any]:
                         "default": CAMPAIGN_MANAGER_RULE_URL,
                         # Airflow would otherwise fill the {...} with its own variables (3.1 crashes).
                         "is_template": True,
-                    }
+                    },
+                    "ledger_path": {
+                        "description": "Where pushes keep their delivery ledger when the operator sets "
+                        "no ledger_path: a local folder or an ObjectStoragePath URI "
+                        "(s3://bucket/linkedin-ledger/), shared by every worker. Each push uses "
+                        "<ledger_path>/<dag_id>/<task_id>/<map_index>, so a retry or a re-run resends "
+                        "nothing LinkedIn accepted. Empty: no ledger.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://bucket/linkedin-ledger/",
+                        "default": "",
+                    },
                 },
             }
         },

@@ -23,8 +23,9 @@ The backfill neither links campaigns nor waits on the rule, so it runs with its 
 credits them to no campaign until the rule is linked (the nightly DAG's `campaign_ids`, the
 `linkedin_capi_rule_setup` DAG, or Campaign Manager).
 
-Re-running is safe: every event carries an `eventId` derived from the rule and `crm_id`, so a day sent
-twice carries the same ids. Connections and the pool are the same as for `linkedin_capi_nightly_crm_sync`.
+Every event carries an `eventId` derived from the rule and `crm_id`, so a day sent twice carries the same
+ids, and each day's delivery ledger (under `params.ledger_dir`) makes a re-run send only what LinkedIn has
+not taken yet. Connections and the pool are the same as for `linkedin_capi_nightly_crm_sync`.
 """
 
 from __future__ import annotations
@@ -128,6 +129,12 @@ with DAG(
         "sql_conn_id": Param("crm_db", type="string"),
         "source_table": Param("crm_conversions", type="string", pattern=_TABLE_NAME.pattern),
         "rejects_dir": Param("/tmp/linkedin_capi/rejects", type="string"),
+        "ledger_dir": Param(
+            "/tmp/linkedin_capi/ledger",
+            type="string",
+            description="Delivery ledgers, one per day (an ObjectStoragePath URI in production). Empty: "
+            "none, and a re-run of a day resends what LinkedIn already took.",
+        ),
         "max_rejected_fraction": Param(0.2, type="number", minimum=0, maximum=1),
     },
 ) as dag:
@@ -143,7 +150,7 @@ with DAG(
 
     @task
     def plan_days(params: dict | None = None, dag_run=None, ti=None) -> list[dict[str, str]]:
-        """One ``{sql, rejects_path}`` per day still inside LinkedIn's window, oldest first."""
+        """One ``{sql, rejects_path, ledger_path}`` per day still inside LinkedIn's window, oldest first."""
         import logging
 
         log = logging.getLogger(__name__)
@@ -173,6 +180,10 @@ with DAG(
                     {
                         "sql": DAY_SQL.format(table=table, start=start.isoformat(), end=end.isoformat()),
                         "rejects_path": f"{base}/{day.isoformat()}.jsonl",
+                        # One ledger per day, kept across runs: a re-run resends nothing LinkedIn took.
+                        "ledger_path": f"{params['ledger_dir']}/{DAG_ID}/{day.isoformat()}"
+                        if params.get("ledger_dir")
+                        else None,
                     }
                 )
         if too_old:

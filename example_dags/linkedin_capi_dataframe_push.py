@@ -73,6 +73,7 @@ with DAG(
         "sql_conn_id": Param("crm_db", type="string"),
         "source_table": Param("crm_conversions", type="string", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$"),
         "max_rejected_fraction": Param(0.2, type="number", minimum=0, maximum=1),
+        "ledger_dir": Param("/tmp/linkedin_capi/ledger", type="string", minLength=1),
     },
 ) as dag:
 
@@ -121,6 +122,8 @@ with DAG(
         conversion_rule_id="{{ params.conversion_rule_id }}",
         key_columns=["crm_id"],
         on_empty="skip",
+        # One ledger per day: a retry resends nothing LinkedIn took. An ObjectStoragePath URI in production.
+        ledger_path="{{ params.ledger_dir }}/{{ dag.dag_id }}/{{ ds }}",
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         pool=LINKEDIN_POOL,
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperatorLink
 
 from airflow_provider_linkedin_capi import urns
+from airflow_provider_linkedin_capi.constants import CONFIG_SECTION
 from airflow_provider_linkedin_capi.links import CAMPAIGN_MANAGER_RULE_URL
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONFIG_SECTION = "linkedin_capi"
 CONFIG_OPTION = "campaign_manager_rule_url"
 DEFAULT_RULE_URL = CAMPAIGN_MANAGER_RULE_URL
 #: The operator attribute holding the URL of the rule's page once the task knows it.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
-from airflow_provider_linkedin_capi.constants import DEFAULT_MAX_IN_FLIGHT
+from airflow_provider_linkedin_capi.constants import CONFIG_SECTION, DEFAULT_MAX_IN_FLIGHT
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError, PushKilledError
 from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
@@ -90,6 +90,8 @@ class ConversionPush:
         self.record: PushRecord | None = None
         self._stop_reason: str | None = None
         self._window: InFlightWindow | None = None
+        #: Where the delivery ledger lives: the ``ledger_path`` option, else the deployment's default.
+        self.ledger_path = self.options.ledger_path or deployment_ledger_path(self.context)
 
     def request_stop(self, reason: str = STOP_REASON) -> None:
         """Start no new batch; what is in flight is settled, then :meth:`run` raises ``PushKilledError``.
@@ -107,7 +109,7 @@ class ConversionPush:
         telemetry = PushTelemetry(self.context, self.log, dry_run=bool(self.options.dry_run))
         outcome = "failed"
         try:
-            telemetry.begin()
+            telemetry.begin(self.ledger_path)
             summary = self._run(telemetry)
             outcome = "success"
             if not summary["rows_read"]:
@@ -182,7 +184,7 @@ class ConversionPush:
             self.log.info(
                 "Left out %d event(s) that an earlier run delivered (ledger %s)",
                 delivery.already_delivered,
-                options.ledger_path,
+                self.ledger_path,
             )
         check_rejected_fraction(summary, options.max_rejected_fraction)
         return summary
@@ -265,11 +267,11 @@ class ConversionPush:
         return guarded
 
     def _open_ledger(self) -> DeliveryLedger | None:
-        if not self.options.ledger_path:
+        if not self.ledger_path:
             return None
         from airflow_provider_linkedin_capi.push.files import DeliveryLedger
 
-        ledger = DeliveryLedger(str(self.options.ledger_path))
+        ledger = DeliveryLedger(str(self.ledger_path))
         self.log.info("The delivery ledger holds %d eventId(s) already delivered", ledger.loaded)
         return ledger
 
@@ -285,6 +287,23 @@ class ConversionPush:
                 ", ".join(builder.ignored_columns),
             )
         return builder
+
+
+def deployment_ledger_path(context: Mapping[str, Any]) -> str | None:
+    """``[linkedin_capi] ledger_path``/<dag_id>/<task_id>/<map_index> for the running task; ``None``
+    when the deployment sets none, or outside a task (``map_index`` is -1 for a task that is not mapped).
+
+    One folder per task, not per run: eventIds are deterministic, so a later interval's rows have other
+    ids, and a re-run or a backfill of an interval finds what was delivered for it.
+    """
+    from airflow.providers.common.compat.sdk import conf
+
+    base = (conf.get(CONFIG_SECTION, "ledger_path", fallback="") or "").strip()
+    ti = context.get("ti") if hasattr(context, "get") else None
+    if not base or ti is None:
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    return f"{base.rstrip('/')}/{ti.dag_id}/{ti.task_id}/{-1 if map_index is None else map_index}"
 
 
 def _duplicate_rows(duplicates: DuplicateFilter | None) -> int:

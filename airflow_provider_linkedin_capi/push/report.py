@@ -133,16 +133,22 @@ class PushStateStore:
             return None
         return value if isinstance(value, dict) else None
 
-    def log_previous_attempt(self) -> None:
-        """On a retry, say in the task log where the previous attempt stopped."""
+    def log_previous_attempt(self, ledger_path: str | None) -> None:
+        """On a retry, say in the task log where the previous attempt stopped, and what this one resends."""
         previous = self.previous_attempt()
         if not previous or previous.get("try_number") == self.try_number:
             return
+        resent = (
+            f"the ledger ({ledger_path}) leaves out every event it delivered"
+            if ledger_path
+            else f"without a ledger, the {previous.get('events_sent', '?')} events it delivered are sent "
+            "again, with the same eventIds (set ledger_path, or [linkedin_capi] ledger_path)"
+        )
         self.log.warning(
             "The previous attempt (try %s) stopped after %s rows read, %s events sent in %s batches and "
             "%s rejected; its last batch went out at %s. This attempt starts from the first row again: "
-            "with ledger_path set, events it delivered are left out; without, they are resent with the "
-            "same eventIds.",
+            + resent.replace("%", "%%")
+            + ".",
             previous.get("try_number", "?"),
             previous.get("rows_read", "?"),
             previous.get("events_sent", "?"),
@@ -208,9 +214,9 @@ class PushTelemetry:
         self.rows_read = 0
         self._finished = False
 
-    def begin(self) -> None:
+    def begin(self, ledger_path: str | None) -> None:
         """Log where a previous attempt of this task instance stopped, if one did."""
-        self.state.log_previous_attempt()
+        self.state.log_previous_attempt(ledger_path)
 
     def watch(self, delivery: EventDelivery, rejections: RejectionLog) -> None:
         self.delivery = delivery
@@ -259,9 +265,22 @@ class PushTelemetry:
 # a user reads in the failed task's log add up to the rows read.
 
 
-RERUN_IS_SAFE = (
-    "Re-running the task is safe: eventIds are deterministic, so the same rows carry the same eventIds."
-)
+def rerun_note(delivery: EventDelivery) -> str:
+    """What a re-run of the task would send again: nothing LinkedIn accepted with a ledger, else all of it.
+
+    Whether LinkedIn deduplicates two events with one eventId is UNKNOWN, so without a ledger a re-run is
+    never called safe.
+    """
+    if delivery.ledger is not None:
+        return (
+            f"A re-run with the same ledger ({delivery.ledger.path}) sends none of the events LinkedIn "
+            "accepted; eventIds are deterministic, so the same rows carry the same eventIds."
+        )
+    return (
+        f"There is no delivery ledger, so a re-run sends the {delivery.events_sent} delivered events again "
+        "(with the same eventIds; whether LinkedIn deduplicates them is UNKNOWN): set the operator's "
+        "ledger_path, or [linkedin_capi] ledger_path for the deployment, before retrying."
+    )
 
 
 def stopped_after(
@@ -276,7 +295,7 @@ def stopped_after(
         f"batches and {rows_read} rows were read ({rejections.total} rejected, "
         f"{duplicate_rows} repeating an earlier row's eventId, {delivery.already_delivered} "
         f"delivered by an earlier run); {not_delivered} valid rows read were not delivered, and rows not "
-        f"yet read were not either. {RERUN_IS_SAFE}"
+        f"yet read were not either. {rerun_note(delivery)}"
     )
 
 
@@ -298,7 +317,7 @@ def interrupted_by_linkedin(
         f"LinkedIn failed after {delivery.events_sent} events were delivered in {delivery.batches} "
         f"batches: {exc}. {rows_read} rows were read; {earlier}{not_delivered} of them were not delivered "
         f"({rejections.total} rejected, the rest not sent or not accepted, and not counted as sent). "
-        f"{RERUN_IS_SAFE}"
+        f"{rerun_note(delivery)}"
     )
     if isinstance(exc, LinkedInCapiError):
         return type(exc)(message, status=exc.status, code=exc.code)

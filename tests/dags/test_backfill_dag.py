@@ -38,6 +38,7 @@ def test_backfill_skips_expired_days_sends_oldest_first_and_reruns_with_the_same
         "start_date": (today - timedelta(days=95)).date().isoformat(),
         "end_date": (today - timedelta(days=86)).date().isoformat(),
         "rejects_dir": str(tmp_path / "rejects"),
+        "ledger_dir": str(tmp_path / "ledger"),
         "conversion_rule_name": "backfill test rule",
     }
 
@@ -77,13 +78,16 @@ def test_backfill_skips_expired_days_sends_oldest_first_and_reruns_with_the_same
     assert report["events_sent"] == expected_events
     assert report["events_rejected"] == sum(crm.dirty_rows(day) for day in valid_days)
 
-    # A re-run of the same window sends the very same eventIds (LinkedIn can deduplicate them).
+    # A re-run of the same window sends nothing: each day's ledger holds what LinkedIn took.
     second = backfill.test(run_conf=conf)
 
     assert second.state == "success"
     counts = Counter(sandbox.admin.event_ids())
     assert set(counts) == set(first_ids)
-    assert set(counts.values()) == {2}
+    assert set(counts.values()) == {1}
+    again = [s for s in metadata_db.mapped_xcoms(DAG_ID, second.run_id, "push_day") if s]
+    assert sum(s["events_sent"] for s in again) == 0
+    assert sum(s["already_delivered"] for s in again) == expected_events
 
 
 def test_a_window_entirely_past_the_90_day_limit_succeeds_without_sending(
@@ -94,6 +98,7 @@ def test_a_window_entirely_past_the_90_day_limit_succeeds_without_sending(
         "start_date": (today - timedelta(days=121)).date().isoformat(),
         "end_date": (today - timedelta(days=118)).date().isoformat(),
         "rejects_dir": str(tmp_path / "rejects"),
+        "ledger_dir": str(tmp_path / "ledger"),
     }
 
     dag_run = backfill.test(run_conf=conf)
@@ -154,12 +159,17 @@ def test_an_impossible_window_fails_without_retries(window_days, params, message
 
 
 def test_a_run_with_the_default_params_succeeds(sandbox, crm_factory, backfill, metadata_db, today):
-    """Triggered as shipped: the last 30 days, the default rejects_dir (this run's folder is removed)."""
+    """Triggered as shipped: the last 30 days, the default rejects_dir and ledger_dir (this run's folders
+    are removed)."""
     import shutil
     from pathlib import Path
 
     days = (1, 5)
     crm = crm_factory({today - timedelta(days=n): 40 for n in days}, dirty_fraction=0.1)
+    # The default ledger_dir outlives a run: start this DAG's ledgers empty (the sandbox numbers its rules
+    # the same way every session, so an earlier run's ledger would hold these very eventIds).
+    ledgers = Path(backfill.params["ledger_dir"]) / DAG_ID
+    shutil.rmtree(ledgers, ignore_errors=True)
 
     run = backfill.test()
 
@@ -172,5 +182,6 @@ def test_a_run_with_the_default_params_succeeds(sandbox, crm_factory, backfill, 
         assert report["events_sent"] == expected
         assert len(sandbox.admin.events()) == expected
     finally:
+        shutil.rmtree(ledgers, ignore_errors=True)
         if planned:
             shutil.rmtree(Path(planned[0]["rejects_path"]).parent, ignore_errors=True)

@@ -35,14 +35,17 @@ def _dataframe_xcom():
 DAG_ID = "linkedin_capi_dataframe_push"
 
 
-def test_the_interval_rows_go_through_the_dataframe_once(sandbox, crm_factory, load_dag, metadata_db, today):
+def test_the_interval_rows_go_through_the_dataframe_once(
+    sandbox, crm_factory, load_dag, metadata_db, today, tmp_path
+):
     yesterday = today - timedelta(days=1)
     crm = crm_factory({yesterday - timedelta(days=1): 40, yesterday: 120, today: 30})
     rule = sandbox.admin.create_rule(name="DataFrame rule", type="PURCHASE")
     sandbox.admin.add_campaigns(AD_ACCOUNT_ID, ["620000001"])
     dag = load_dag(DAG_ID)
 
-    run = dag.test(logical_date=today, run_conf={"conversion_rule_id": str(rule["id"])})
+    conf = {"conversion_rule_id": str(rule["id"]), "ledger_dir": str(tmp_path / "ledger")}
+    run = dag.test(logical_date=today, run_conf=conf)
 
     assert run.state == "success"
     states = metadata_db.task_states(DAG_ID, run.run_id)

@@ -32,6 +32,7 @@ def test_backfill_over_six_days_uses_the_pool_and_both_workers(deployment, sandb
         "end_date": last.isoformat(),
         "conversion_rule_name": "E2E backfill rule",
         "rejects_dir": str(tmp_path / "rejects"),
+        "ledger_dir": str(tmp_path / "ledger"),
     }
     # LinkedIn taking 4 s per events request keeps each push running while the scheduler queues the next:
     # a worker (concurrency 1, prefetch 1, acks late) holds only the task it runs, so the second push in

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -256,11 +257,47 @@ def test_linkedin_failing_mid_run_says_what_was_delivered(
 
     message = str(failure.value)
     assert "after 10 events were delivered in 1 batches" in message
-    assert "re-running the task is safe" in message.lower()
-    assert "eventIds are deterministic" in message
+    # Without a ledger a retry would send those 10 again: the message says so, and never calls it safe.
+    assert "no delivery ledger, so a re-run sends the 10 delivered events again" in message
+    assert "safe" not in message.lower()
     received = linkedin.admin.events()
     assert len(received) == 10
     assert failure.value.status == 500
+
+
+def test_a_failure_with_a_ledger_says_what_a_rerun_leaves_out_and_the_rerun_sends_the_rest(
+    linkedin, sqlite_crm, crm_rows, rule_ids, run_push, monkeypatch, tmp_path
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        linkedin.connection_json(requests_per_minute=1_000_000, max_retries=0),
+    )
+    ledger = tmp_path / "ledger"
+    linkedin.admin.set_faults([{"kind": "500", "every": 1, "after": 1, "path": "/rest/conversionEvents"}])
+    with pytest.raises(LinkedInCapiError) as failure:
+        run_push(batch_size=10, ledger_path=str(ledger))
+    assert f"A re-run with the same ledger ({ledger}) sends none of the events LinkedIn accepted" in str(
+        failure.value
+    )
+    linkedin.admin.clear_faults()
+    summary = run_push(batch_size=10, ledger_path=str(ledger))
+    assert summary["already_delivered"] == 10
+    assert summary["events_sent"] == len(valid(crm_rows)) - 10
+    assert_delivered_exactly(linkedin, valid(crm_rows), rule_ids)
+
+
+def test_the_deployments_ledger_path_serves_a_push_that_names_none(
+    linkedin, sqlite_crm, crm_rows, rule_ids, monkeypatch, tmp_path
+):
+    """``[linkedin_capi] ledger_path``: one folder per DAG, task and map index, so a retry resends nothing."""
+    monkeypatch.setenv("AIRFLOW__LINKEDIN_CAPI__LEDGER_PATH", str(tmp_path / "ledgers"))
+    context = {"ti": SimpleNamespace(dag_id="crm_sync", task_id="push", map_index=-1, try_number=1)}
+    first = make_operator(rule_ids).execute(context=context)
+    again = make_operator(rule_ids).execute(context=context)
+    assert first["events_sent"] == len(valid(crm_rows))
+    assert (again["events_sent"], again["already_delivered"]) == (0, len(valid(crm_rows)))
+    assert (tmp_path / "ledgers" / "crm_sync" / "push" / "-1").is_dir()
+    assert_delivered_exactly(linkedin, valid(crm_rows), rule_ids)
 
 
 @pytest.mark.parametrize(
