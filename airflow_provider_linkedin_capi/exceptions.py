@@ -120,3 +120,7 @@ class KeyColumnError(AirflowFailException):
             "been sent (the type of a column is usually the same in every row, so normally none were)."
         )
         self.row = row
+
+
+class LedgerBusyError(AirflowFailException):
+    """Another push holds the ledger's lease: sending now would send its rows a second time."""

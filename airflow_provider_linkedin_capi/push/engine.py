@@ -130,6 +130,7 @@ class ConversionPush:
         options = self.options
         settings = options.conversion_settings()
         hook = self.hook
+        ledger: DeliveryLedger | None = None
         try:
             max_in_flight = options.max_in_flight or hook.config.max_in_flight or DEFAULT_MAX_IN_FLIGHT
             rules = ConversionRuleGate(hook, options.max_distinct_rules)
@@ -142,10 +143,9 @@ class ConversionPush:
                 verb="would be sent" if options.dry_run else "sent",
                 on_report=telemetry.tick,
             )
+            ledger = self._open_ledger()
             with RejectionLog(options.rejects_path) as rejections:
-                delivery = EventDelivery(
-                    hook, rejections, dry_run=options.dry_run, ledger=self._open_ledger()
-                )
+                delivery = EventDelivery(hook, rejections, dry_run=options.dry_run, ledger=ledger)
                 self.record = PushRecord.start(hook, delivery, dry_run=options.dry_run)
                 telemetry.watch(delivery, rejections)
                 pipeline = RowPipeline(
@@ -160,6 +160,8 @@ class ConversionPush:
                 )
                 duplicates = self._deliver(settings, pipeline, delivery, progress, max_in_flight)
         finally:
+            if ledger is not None:
+                ledger.close()
             hook.close()
         summary = push_summary(
             pipeline.rows_read,
@@ -271,7 +273,7 @@ class ConversionPush:
             return None
         from airflow_provider_linkedin_capi.push.files import DeliveryLedger
 
-        ledger = DeliveryLedger(str(self.ledger_path))
+        ledger = DeliveryLedger.leased(str(self.ledger_path), self.log)
         self.log.info("The delivery ledger holds %d eventId(s) already delivered", ledger.loaded)
         return ledger
 

@@ -5,13 +5,18 @@ Each may be local or on an object store (``ObjectStoragePath``), where objects a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import socket
 import tempfile
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -20,6 +25,7 @@ import orjson
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_linkedin_capi.conversions import Rejection, event_summary_fields
+from airflow_provider_linkedin_capi.exceptions import LedgerBusyError
 
 # ----------------------------------------------------------------------------------------------------
 # Where the push writes its files: a local path, or any ``ObjectStoragePath`` URI (``s3://``, ``gs://``...).
@@ -191,15 +197,39 @@ def _digests(event_ids: Iterable[str]) -> np.ndarray:
 
 
 class DeliveryLedger:
-    """The eventIds already accepted under ``path``; :meth:`record` adds a batch's, :meth:`delivered` asks."""
+    """The eventIds already accepted under ``path``; :meth:`record` adds a batch's, :meth:`delivered` asks.
 
-    def __init__(self, path: str) -> None:
+    A push opens its ledger with :meth:`leased`, which first takes the folder's lease (see
+    :class:`LedgerLease`), so that two pushes never send the same rows at once; reading one needs none.
+    """
+
+    def __init__(self, path: str, *, lease: LedgerLease | None = None) -> None:
         self.path = path
         self._folder = storage_path(path)
         make_folder(self._folder)
+        self._lease = lease
         self._known = self._load()
         #: Events found in the ledger when it was opened.
         self.loaded = int(self._known.size)
+
+    @classmethod
+    def leased(cls, path: str, log: Any) -> DeliveryLedger:
+        """The ledger under ``path``, read once this push holds its lease (waiting for another's, bounded)."""
+        folder = storage_path(path)
+        make_folder(folder)
+        lease = LedgerLease(folder, log)
+        lease.acquire()
+        try:
+            return cls(path, lease=lease)
+        except BaseException:
+            lease.release()
+            raise
+
+    def close(self) -> None:
+        """Give the lease back, if this ledger holds one."""
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     def _load(self) -> np.ndarray:
         import numpy as np  # only with a ledger: a push without one need not load numpy
@@ -267,13 +297,136 @@ def _read_part(part: Any) -> np.ndarray | None:
 
 
 # ----------------------------------------------------------------------------------------------------
+# The lease: one push at a time per ledger folder.
+#
+# A manual run overlapping a scheduled one, a retry started while a zombie try still runs, overlapping
+# backfills: two pushes on one ledger would each find nothing delivered and both send everything. So a
+# push holds a lease on the folder while it runs: a small file naming its owner and an expiry, created only
+# if absent (``O_EXCL`` on a local disk; on an object store, which may have no conditional write, the lease
+# is written and read back, and whoever's lease is read back holds it). The holder renews it from a
+# background thread; a killed try's lease expires and is taken over. A second push waits, bounded, then
+# fails naming the holder.
+
+
+#: A lease lasts this long unless its holder renews it (a third of the way through).
+LEASE_SECONDS = 60.0
+#: How long a push waits for another's lease before failing: longer than a lease, so that a killed try's
+#: stale lease is always taken over in time.
+LEASE_WAIT_SECONDS = LEASE_SECONDS + 15.0
+_LEASE_FILE = "_lease.json"
+_LEASE_POLL_SECONDS = 1.0
+
+
+class LedgerLease:
+    """The lease on one ledger folder (see above); :meth:`acquire` takes it, :meth:`release` gives it back."""
+
+    def __init__(
+        self,
+        folder: Path | ObjectStoragePath,
+        log: Any,
+        *,
+        seconds: float = LEASE_SECONDS,
+        wait: float = LEASE_WAIT_SECONDS,
+    ) -> None:
+        self._file = folder / _LEASE_FILE
+        self._log = log
+        self._seconds = seconds
+        self._wait = wait
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self._wait
+        waited = False
+        while True:
+            if self._create():
+                if waited:
+                    self._log.info("Took the delivery ledger's lease after waiting for another push")
+                self._renewer = threading.Thread(target=self._renew, name="linkedin-capi-lease", daemon=True)
+                self._renewer.start()
+                return
+            holder = self._read()
+            if holder is None or not holder.get("expires", 0) >= time.time():
+                # Expired (a killed try) or unreadable: take it over, unless it changed meanwhile.
+                self._remove_if(holder)
+                continue
+            if time.monotonic() >= deadline:
+                until = datetime.fromtimestamp(holder["expires"], UTC).isoformat(timespec="seconds")
+                raise LedgerBusyError(
+                    f"Another push holds the delivery ledger at {self._file.parent} (owner "
+                    f"{holder.get('owner')!r}, lease until {until}, renewed while it runs); this push waited "
+                    f"{self._wait:g} s and sent nothing. Two pushes on one ledger would send the same rows "
+                    "twice: let the other finish (or fail), then run this one again."
+                )
+            if not waited:
+                self._log.warning(
+                    "The delivery ledger is leased by another push (%s); waiting up to %g s",
+                    holder.get("owner"),
+                    self._wait,
+                )
+                waited = True
+            time.sleep(min(_LEASE_POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+            self._renewer = None
+        holder = self._read()
+        if holder is not None and holder.get("owner") == self.owner:
+            self._remove_if(holder)
+
+    def _body(self) -> bytes:
+        return orjson.dumps({"owner": self.owner, "expires": time.time() + self._seconds})
+
+    def _create(self) -> bool:
+        local = _local(self._file)
+        if local is not None:
+            try:
+                descriptor = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(self._body())
+            return True
+        if self._file.exists():
+            return False
+        write_whole(self._file, self._body())
+        holder = self._read()  # no conditional write: whoever's lease is read back holds it
+        return holder is not None and holder.get("owner") == self.owner
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            value = orjson.loads(self._file.read_bytes())
+        except (OSError, orjson.JSONDecodeError):  # gone, or torn by a killed writer
+            return None
+        return value if isinstance(value, dict) else None
+
+    def _remove_if(self, holder: dict[str, Any] | None) -> None:
+        """Remove the lease file, unless it now holds another lease than ``holder``."""
+        if self._read() != holder:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self._file.unlink()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._seconds / 3):
+            holder = self._read()
+            if holder is None or holder.get("owner") != self.owner:
+                owner = holder.get("owner") if holder else None
+                self._log.warning("The delivery ledger's lease was taken over by %s", owner)
+                return
+            write_whole(self._file, self._body())
+
+
+# ----------------------------------------------------------------------------------------------------
 # A temporary file of validated events, for ``on_invalid="fail"``.
 #
 # "Fail before anything is sent" needs every row validated before the first POST, but the query must run
 # only once and memory must not grow with the row count. So the validation pass writes events here as JSON
-# lines and the send pass reads them back in batches. Under ``on_invalid="fail"`` any invalid row ends the
-# task, so the spooled events are rows 1..N of the query result in order, and their row numbers need not be
-# stored.
+# lines and the send pass reads them back in batches, each with its row number (rows the duplicate filter
+# left out leave gaps).
 
 
 class EventSpool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import logging
+import time
 import uuid
 
 import pytest
@@ -18,7 +20,8 @@ from airflow.sdk import ObjectStoragePath
 from airflow.sdk.io import attach
 from fsspec.implementations.memory import MemoryFileSystem
 
-from airflow_provider_linkedin_capi.push.files import DeliveryLedger
+from airflow_provider_linkedin_capi.exceptions import LedgerBusyError
+from airflow_provider_linkedin_capi.push.files import DeliveryLedger, LedgerLease
 
 
 def _event(n: int) -> dict:
@@ -151,3 +154,58 @@ def test_on_an_object_store_each_part_is_one_put_and_torn_objects_are_skipped(ca
     assert later.loaded == 3
     assert later.delivered([_event(n) for n in range(1, 5)]) == [True, True, True, False]
     assert "part-torn.bin" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------- the lease
+
+
+def test_a_second_push_waits_for_the_lease_then_fails_naming_the_holder(tmp_path):
+    log = logging.getLogger("test.lease")
+    holder = LedgerLease(tmp_path, log)
+    holder.acquire()
+    try:
+        started = time.monotonic()
+        with pytest.raises(LedgerBusyError, match=f"owner '{holder.owner}'.*sent nothing"):
+            LedgerLease(tmp_path, log, wait=1.5).acquire()
+        assert time.monotonic() - started >= 1.5  # it waited, bounded
+    finally:
+        holder.release()
+    follower = LedgerLease(tmp_path, log, wait=1.5)
+    follower.acquire()  # free again once released
+    follower.release()
+    assert not (tmp_path / "_lease.json").exists()
+
+
+def test_a_stale_lease_from_a_killed_try_is_taken_over(tmp_path):
+    (tmp_path / "_lease.json").write_bytes(b'{"owner": "worker-1:4242:dead", "expires": 1}')
+    lease = LedgerLease(tmp_path, logging.getLogger("test.lease"), wait=1.0)
+    lease.acquire()
+    try:
+        assert json.loads((tmp_path / "_lease.json").read_text())["owner"] == lease.owner
+    finally:
+        lease.release()
+
+
+def test_the_holder_renews_its_lease_while_it_runs(tmp_path):
+    lease = LedgerLease(tmp_path, logging.getLogger("test.lease"), seconds=0.6)
+    lease.acquire()
+    try:
+        first = json.loads((tmp_path / "_lease.json").read_text())["expires"]
+        deadline = time.monotonic() + 10
+        while json.loads((tmp_path / "_lease.json").read_text())["expires"] == first:
+            assert time.monotonic() < deadline, "the lease was never renewed"
+            time.sleep(0.05)
+        # Renewed before it ran out: a second push still finds it held.
+        with pytest.raises(LedgerBusyError):
+            LedgerLease(tmp_path, logging.getLogger("test.lease"), wait=1.0).acquire()
+    finally:
+        lease.release()
+
+
+def test_a_push_takes_the_lease_before_it_reads_the_ledger_and_gives_it_back(tmp_path):
+    ledger = DeliveryLedger.leased(str(tmp_path / "ledger"), logging.getLogger("test.lease"))
+    assert (tmp_path / "ledger" / "_lease.json").exists()
+    ledger.record(["e1"])
+    ledger.close()
+    assert not (tmp_path / "ledger" / "_lease.json").exists()
+    assert DeliveryLedger(str(tmp_path / "ledger")).loaded == 1  # reading needs no lease
