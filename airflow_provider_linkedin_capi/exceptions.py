@@ -124,3 +124,8 @@ class KeyColumnError(AirflowFailException):
 
 class LedgerBusyError(AirflowFailException):
     """Another push holds the ledger's lease: sending now would send its rows a second time."""
+
+
+class LinkedInCapiStoppedError(LinkedInCapiError):
+    """The task was killed or timed out while a call waited to be retried: whether LinkedIn acted on the
+    request is unknown, so a push records its events as in doubt."""

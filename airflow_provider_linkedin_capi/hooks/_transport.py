@@ -113,12 +113,31 @@ class ExchangeDeadline:
             if self.expired:
                 _shut(self._socket)
 
+    def cut_off(self) -> None:
+        """End the exchange now, as if its deadline had passed (a push that is stopping)."""
+        self._timer.cancel()
+        self._expire()
+
     def _expire(self) -> None:
         with _owners:
             self.expired = True
             connection = self._connection
             if connection is not None and getattr(connection, "_linkedin_capi_deadline", None) is self:
                 _shut(self._socket)
+
+
+@contextlib.contextmanager
+def _kept_in(exchanges: set[ExchangeDeadline] | None, deadline: ExchangeDeadline) -> Iterator[None]:
+    if exchanges is None:
+        yield
+        return
+    with _owners:
+        exchanges.add(deadline)
+    try:
+        yield
+    finally:
+        with _owners:
+            exchanges.discard(deadline)
 
 
 def _shut(sock: socket.socket | None) -> None:
@@ -472,8 +491,12 @@ def send(
     data: Any = None,
     headers: Mapping[str, str] | None = None,
     max_bytes: int = MAX_RESPONSE_BYTES,
+    open_exchanges: set[ExchangeDeadline] | None = None,
 ) -> BoundedResponse:
     """One ``requests`` exchange, never redirected, whose whole answer must arrive within ``timeout`` seconds.
+
+    :param open_exchanges: the exchange's deadline is kept here while it is open, so that a hook that stops
+        can cut it off (:meth:`ExchangeDeadline.cut_off`).
 
     A missed deadline raises :class:`requests.exceptions.ReadTimeout`, so callers retry it like any other
     timeout. The body is checked against the deadline between pieces; the status line and headers by an
@@ -483,7 +506,7 @@ def send(
     """
     ends_at = time.monotonic() + timeout
     late = f"the answer did not arrive within the {timeout:g} s timeout"
-    with ExchangeDeadline(timeout) as deadline:
+    with ExchangeDeadline(timeout) as deadline, _kept_in(open_exchanges, deadline):
         try:
             response = session.request(
                 method,
@@ -789,14 +812,17 @@ def with_retries(
     log: logging.Logger | Any,
     before_retry: Callable[[TransientFailure], T | None] | None = None,
     scrub: Callable[[str], str] = _as_is,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Call ``attempt(number)`` until it returns, retrying :class:`TransientFailure` with the backoff.
 
     :param before_retry: asked before each retry with the failure that caused it; a value it returns ends
         the call (a create that may have happened is looked up rather than repeated).
     :param scrub: applied to the server's words in retry warnings and in the final error.
+    :param sleep: waits between attempts; a stopping hook's raises instead of waiting.
     """
     policy = retry_policy(what, attempts=attempts, first=first, longest=longest, log=log, scrub=scrub)
+    policy["sleep"] = sleep
     last: TransientFailure | None = None
     try:
         for state in Retrying(**policy):

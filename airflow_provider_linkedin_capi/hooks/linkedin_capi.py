@@ -44,6 +44,7 @@ from airflow_provider_linkedin_capi.constants import CONVERSIONS_API, DEFAULT_CO
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiConfigError,
     LinkedInCapiError,
+    LinkedInCapiStoppedError,
     LinkedInCapiUnreadableBatchAnswer,
 )
 from airflow_provider_linkedin_capi.hooks import _answers, _transport
@@ -208,6 +209,9 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         )
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
+        self._stopping = threading.Event()
+        #: The exchanges open now, on any thread: cut off when the task stops (see :meth:`abort_exchanges`).
+        self._open_exchanges: set[_transport.ExchangeDeadline] = set()
 
     @cached_property
     def config(self) -> LinkedInCapiConnectionConfig:
@@ -252,6 +256,30 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
                     self._session = session
         return self._session
 
+    def request_stop(self) -> None:
+        """Stop every backoff, retry and resend at once (the task is killed or timed out); calls that are
+        waiting raise :class:`~airflow_provider_linkedin_capi.exceptions.LinkedInCapiStoppedError`. Answers
+        already on the wire may still arrive; :meth:`abort_exchanges` cuts those off too. Safe from a signal
+        handler: it sets a flag.
+        """
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def abort_exchanges(self) -> None:
+        """Cut off the exchanges still waiting for LinkedIn's answer (after :meth:`request_stop`)."""
+        for exchange in list(self._open_exchanges):
+            exchange.cut_off()
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` unless the hook is asked to stop meanwhile; then raise."""
+        if self._stopping.wait(seconds) or self._stopping.is_set():
+            raise LinkedInCapiStoppedError(
+                "The task was asked to stop; the call to LinkedIn was not retried (its outcome is unknown)"
+            )
+
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
@@ -292,6 +320,7 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
             longest=self.retry_max_wait,
             log=self.log,
             before_retry=before_retry,
+            sleep=self.pause,
             **({"scrub": scrub} if scrub is not None else {}),
         )
 
@@ -350,6 +379,8 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         timeout: float,
     ) -> Reply:
         """One attempt: a request, and again with the same or a new token when a 401 allows it."""
+        if self._stopping.is_set():
+            self.pause(0)
         token = self._tokens.current()
         tries = TokenTries()
         json_body = data is not None
@@ -360,7 +391,14 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
             )
             try:
                 response = _transport.send(
-                    self.get_conn(), method, url, data=data, headers=headers, timeout=timeout, what=path
+                    self.get_conn(),
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    what=path,
+                    open_exchanges=self._open_exchanges,
                 )
             except _transport.TRANSPORT_ERRORS as err:
                 raise _transport.transport_failure(err) from None

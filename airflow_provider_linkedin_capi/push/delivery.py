@@ -27,6 +27,7 @@ from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiError,
+    LinkedInCapiStoppedError,
     LinkedInCapiUnreadableBatchAnswer,
     PushKilledError,
 )
@@ -395,6 +396,7 @@ class EventDelivery:
         *,
         dry_run: bool,
         ledger: DeliveryLedger | None = None,
+        on_in_doubt: str = "resend",
     ) -> None:
         if hook is None and not dry_run:
             raise ValueError("a LinkedInCapiHook is needed unless dry_run is set")
@@ -402,6 +404,14 @@ class EventDelivery:
         self.rejections = rejections
         self.dry_run = dry_run
         self.ledger = ledger
+        self.on_in_doubt = on_in_doubt
+        #: Events an earlier try left in doubt, sent again by this one (``on_in_doubt="resend"``): the only
+        #: events that LinkedIn may now hold twice.
+        self.resent_in_doubt = 0
+        #: Events an earlier try left in doubt, left out by this one (``on_in_doubt="skip"``).
+        self.skipped_in_doubt = 0
+        #: Events of this try whose answer never came because the task stopped: recorded as in doubt.
+        self.in_doubt = 0
         #: Events left out because the ledger says an earlier run delivered them.
         self.already_delivered = 0
         self.events_sent = 0
@@ -457,16 +467,39 @@ class EventDelivery:
         partial = getattr(batch.error, "delivered_before_failure", None)
         if partial is not None and (partial.accepted or partial.rejected):
             self._settle(batch, partial.rejected, partial.unsent)
+        if isinstance(batch.error, LinkedInCapiStoppedError):
+            # The task is stopping: what LinkedIn had not answered may or may not have reached it.
+            unsent = partial.unsent if partial is not None else range(len(batch.events))
+            self._doubt(batch, unsent)
+            return
         raise batch.error
+
+    def give_up(self, batch: PendingBatch) -> None:
+        """A batch still unanswered when the stopping task could wait no longer: all of it is in doubt."""
+        self._doubt(batch, range(len(batch.events)))
+
+    def _doubt(self, batch: PendingBatch, positions: Iterable[int]) -> None:
+        positions = list(positions)
+        self.in_doubt += len(positions)
+        event_ids = batch.columns.event_ids
+        if self.ledger is not None and event_ids is not None and positions:
+            self.ledger.record_in_doubt([event_ids[i] for i in positions])
 
     def _not_yet_delivered(
         self, events: list[dict[str, Any]], rows: Sequence[int]
     ) -> tuple[list[dict[str, Any]], Sequence[int]]:
         assert self.ledger is not None
         delivered = self.ledger.delivered(events)
+        doubt = self.ledger.in_doubt(events)  # never one the ledger holds as delivered
+        self.already_delivered += sum(delivered)
+        if any(doubt):
+            if self.on_in_doubt == "skip":
+                self.skipped_in_doubt += sum(doubt)
+                delivered = [done or unsure for done, unsure in zip(delivered, doubt, strict=True)]
+            else:
+                self.resent_in_doubt += sum(doubt)
         if not any(delivered):
             return events, rows
-        self.already_delivered += sum(delivered)
         keep = [i for i, done in enumerate(delivered) if not done]
         return [events[i] for i in keep], [rows[i] for i in keep]
 
@@ -559,6 +592,13 @@ def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
 log = logging.getLogger(__name__)
 
 
+#: How long a stopping push waits for the answers already on the wire (Airflow sends SIGKILL 5 s after
+#: SIGTERM), and then for the exchanges it cut off to end.
+ANSWER_WAIT_SECONDS = 3.0
+_ABORT_WAIT_SECONDS = 0.5
+_STOP_POLL_SECONDS = 0.25
+
+
 class InFlightWindow:
     """Sends the batches handed to :meth:`submit` on up to ``limit`` threads; a context manager.
 
@@ -575,6 +615,7 @@ class InFlightWindow:
         self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="linkedin-capi-send")
         # future -> submission number, so that batches finished together settle in submission order
         self._running: dict[Future[PendingBatch], int] = {}
+        self._batches: dict[Future[PendingBatch], PendingBatch] = {}
         self._submitted = 0
         self._failure: Exception | None = None
         self._stop_reason: str | None = None
@@ -585,29 +626,38 @@ class InFlightWindow:
         """Start sending one batch, after waiting for a free place; raises the push's first failure."""
         self._settle_finished(block=False)
         while self._failure is None and self._stop_reason is None and len(self._running) >= self.limit:
-            self._settle_finished(block=True)
-        if self._failure is None and self._stop_reason is not None:
-            self._failure = PushKilledError(self._stop_reason)
+            # A bounded wait, so that a stop request is seen within a moment even while answers are slow.
+            self._settle_finished(block=True, timeout=_STOP_POLL_SECONDS)
+        if self._stop_reason is not None:
+            self._stop_now()
+            raise PushKilledError(self._stop_reason)
         if self._failure is not None:
             self._stop()
         batch = self.delivery.prepare(events, rows)
         if batch is None:
             return
         self._submitted += 1
-        self._running[self._pool.submit(self.delivery.send, batch)] = self._submitted
+        future = self._pool.submit(self.delivery.send, batch)
+        self._running[future] = self._submitted
+        self._batches[future] = batch
         self.most_in_flight = max(self.most_in_flight, len(self._running))
 
     def request_stop(self, reason: str) -> None:
-        """Start no new batch: the next :meth:`submit` settles the batches in flight and raises.
-
-        Safe to call from a signal handler: it only sets a flag.
+        """Start no new batch and stop every retry: the next :meth:`submit` ends the push (see
+        :meth:`_stop_now`). Safe to call from a signal handler: it only sets flags.
         """
         self._stop_reason = reason
+        hook = self.delivery.hook
+        if hook is not None:
+            hook.request_stop()
 
     def finish(self) -> None:
         """Wait for every batch in flight and settle it; raises the push's first failure, if any."""
         while self._running:
-            self._settle_finished(block=True)
+            if self._stop_reason is not None:
+                self._stop_now()
+                raise PushKilledError(self._stop_reason)
+            self._settle_finished(block=True, timeout=_STOP_POLL_SECONDS)
         if self._failure is not None:
             self._stop()
 
@@ -619,12 +669,44 @@ class InFlightWindow:
             self._settle_finished(block=True)
         raise failure
 
-    def _settle_finished(self, *, block: bool) -> None:
+    def _stop_now(self) -> None:
+        """The task is killed or timed out: within Airflow's 5 s before SIGKILL, settle what LinkedIn answers
+        and record the rest as in doubt.
+
+        Retries, backoffs and resends stop at once (the hook's stop); the answers already on the wire get
+        :data:`ANSWER_WAIT_SECONDS`; then those exchanges are cut off, and every batch still unanswered is
+        recorded in the ledger as in doubt: LinkedIn may hold it or not, and a retry resends it
+        (``on_in_doubt``).
+        """
+        hook = self.delivery.hook
+        if hook is not None:
+            hook.request_stop()
+        self._settle_for(ANSWER_WAIT_SECONDS)
+        if self._running and hook is not None:
+            hook.abort_exchanges()
+            self._settle_for(_ABORT_WAIT_SECONDS)
+        for future in sorted(self._running, key=self._running.__getitem__):
+            del self._running[future]
+            self.delivery.give_up(self._batches.pop(future))
+        if self.delivery.in_doubt:
+            log.warning(
+                "Stopped with %d event(s) unanswered by LinkedIn: recorded as in doubt",
+                self.delivery.in_doubt,
+            )
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _settle_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self._running and (left := deadline - time.monotonic()) > 0:
+            self._settle_finished(block=True, timeout=left)
+
+    def _settle_finished(self, *, block: bool, timeout: float | None = None) -> None:
         if not self._running:
             return
-        done, _ = wait(self._running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        done, _ = wait(self._running, timeout=timeout if block else 0, return_when=FIRST_COMPLETED)
         for future in sorted(done, key=self._running.__getitem__):
             del self._running[future]
+            self._batches.pop(future, None)
             try:
                 self.delivery.settle(future.result())
             except Exception as error:
@@ -643,15 +725,27 @@ class InFlightWindow:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if exc is not None and self._running:
-                # Already failing (or being killed): what is in flight still gets counted and recorded.
+            if exc is not None and self._running and _is_a_stop(exc):
+                # Killed, or timed out (Airflow raises AirflowTaskTimeout in the task's thread): fast.
+                self._stop_now()
+            elif exc is not None and self._running:
+                # Already failing: what is in flight still gets counted and recorded.
                 log.info("Waiting for %d batch(es) in flight before stopping", len(self._running))
                 while self._running:
                     self._settle_finished(block=True)
                 if self._failure is not None and self._failure is not exc:
                     log.warning("A batch in flight failed while the push was stopping: %s", self._failure)
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=not self._running and self._stop_reason is None, cancel_futures=True)
+
+
+def _is_a_stop(exc: BaseException) -> bool:
+    """A kill or a timeout, as opposed to a failure of the push itself (LinkedIn, the database...)."""
+    return (
+        isinstance(exc, PushKilledError)
+        or type(exc).__name__ == "AirflowTaskTimeout"
+        or not isinstance(exc, Exception)
+    )
 
 
 @dataclass(frozen=True)

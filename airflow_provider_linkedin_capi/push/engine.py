@@ -100,6 +100,7 @@ class ConversionPush:
         flags.
         """
         self._stop_reason = reason
+        self.hook.request_stop()
         window = self._window
         if window is not None:
             window.request_stop(reason)
@@ -145,7 +146,9 @@ class ConversionPush:
             )
             ledger = self._open_ledger()
             with RejectionLog(options.rejects_path) as rejections:
-                delivery = EventDelivery(hook, rejections, dry_run=options.dry_run, ledger=ledger)
+                delivery = EventDelivery(
+                    hook, rejections, dry_run=options.dry_run, ledger=ledger, on_in_doubt=options.on_in_doubt
+                )
                 self.record = PushRecord.start(hook, delivery, dry_run=options.dry_run)
                 telemetry.watch(delivery, rejections)
                 pipeline = RowPipeline(
@@ -181,6 +184,18 @@ class ConversionPush:
                 "Left out %d row(s) that repeated the eventId of an earlier row (sent once each): the query "
                 "returns some conversions more than once, or key_columns do not identify a row",
                 duplicates.duplicate_rows,
+            )
+        if delivery.resent_in_doubt:
+            self.log.warning(
+                "Sent again %d event(s) an earlier try left in doubt (killed before LinkedIn answered); "
+                "LinkedIn may now hold them twice (on_in_doubt='resend')",
+                delivery.resent_in_doubt,
+            )
+        if delivery.skipped_in_doubt:
+            self.log.warning(
+                "Left out %d event(s) an earlier try left in doubt; LinkedIn may never have received them "
+                "(on_in_doubt='skip')",
+                delivery.skipped_in_doubt,
             )
         if delivery.already_delivered:
             self.log.info(

@@ -182,6 +182,8 @@ log = logging.getLogger(__name__)
 #: The digests' dtype: little-endian unsigned 64-bit (numpy reads the spelling).
 _DIGEST = "<u8"
 _PART_SUFFIX = ".bin"
+#: Parts of eventIds left in doubt (see :meth:`DeliveryLedger.record_in_doubt`) start with this.
+_DOUBT_PREFIX = "doubt-"
 #: First 8 bytes of a part: this word, then the digest count as a little-endian uint64. Parts written
 #: before the header existed are bare digests; they are still read (a length that is a multiple of 8).
 _MAGIC = b"LCAPILD1"
@@ -208,9 +210,13 @@ class DeliveryLedger:
         self._folder = storage_path(path)
         make_folder(self._folder)
         self._lease = lease
-        self._known = self._load()
+        self._known = self._load(delivered=True)
         #: Events found in the ledger when it was opened.
         self.loaded = int(self._known.size)
+        doubt = self._load(delivered=False)
+        #: Events an earlier try left in doubt (killed before LinkedIn answered), not delivered since.
+        self._doubt = doubt[~_isin(doubt, self._known)] if doubt.size else doubt
+        self.loaded_in_doubt = int(self._doubt.size)
 
     @classmethod
     def leased(cls, path: str, log: Any) -> DeliveryLedger:
@@ -231,25 +237,35 @@ class DeliveryLedger:
             self._lease.release()
             self._lease = None
 
-    def _load(self) -> np.ndarray:
+    def _load(self, *, delivered: bool) -> np.ndarray:
         import numpy as np  # only with a ledger: a push without one need not load numpy
 
         try:
-            paths = [part for part in self._folder.iterdir() if part.name.endswith(_PART_SUFFIX)]
+            paths = [
+                part
+                for part in self._folder.iterdir()
+                if part.name.endswith(_PART_SUFFIX) and part.name.startswith(_DOUBT_PREFIX) != delivered
+            ]
         except (FileNotFoundError, NotADirectoryError):  # an object-store prefix not written under yet
             paths = []
         parts = [digests for part in paths if (digests := _read_part(part)) is not None]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=_DIGEST)
 
     def delivered(self, events: Sequence[dict[str, Any]]) -> list[bool]:
-        """For each event, whether the ledger holds its eventId."""
-        import numpy as np  # only with a ledger: a push without one need not load numpy
-
+        """For each event, whether the ledger holds its eventId as delivered."""
         if not self._known.size or not events:
             return [False] * len(events)
-        wanted = _digests(event["eventId"] for event in events)
-        at = np.searchsorted(self._known, wanted).clip(max=self._known.size - 1)
-        return (self._known[at] == wanted).tolist()
+        return _isin(_digests(event["eventId"] for event in events), self._known).tolist()
+
+    def in_doubt(self, events: Sequence[dict[str, Any]]) -> list[bool]:
+        """For each event, whether an earlier try left it in doubt (and no try delivered it since)."""
+        if not self._doubt.size or not events:
+            return [False] * len(events)
+        return _isin(_digests(event["eventId"] for event in events), self._doubt).tolist()
+
+    def record_in_doubt(self, event_ids: Sequence[str]) -> None:
+        """Add eventIds sent as the task stopped, whose answer never came: LinkedIn may hold them or not."""
+        self._write(event_ids, _DOUBT_PREFIX)
 
     def record(self, event_ids: Sequence[str]) -> None:
         """Add the eventIds LinkedIn accepted, as one new part file (written whole, never appended to).
@@ -257,11 +273,24 @@ class DeliveryLedger:
         What a run records is skipped by later runs; the run itself keeps asking about what the ledger held
         when it opened (merging every batch into the sorted array would cost a sort per batch).
         """
+        self._write(event_ids, "part-")
+
+    def _write(self, event_ids: Sequence[str], prefix: str) -> None:
         if not event_ids:
             return
         digests = _digests(event_ids)
         header = _MAGIC + len(digests).to_bytes(8, "little")
-        write_whole(self._folder / f"part-{uuid.uuid4().hex}{_PART_SUFFIX}", header + digests.tobytes())
+        write_whole(self._folder / f"{prefix}{uuid.uuid4().hex}{_PART_SUFFIX}", header + digests.tobytes())
+
+
+def _isin(wanted: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """For each of ``wanted``, whether the sorted ``known`` holds it (one ``searchsorted``)."""
+    import numpy as np  # only with a ledger: a push without one need not load numpy
+
+    if not known.size:
+        return np.zeros(wanted.size, dtype=bool)
+    at = np.searchsorted(known, wanted).clip(max=known.size - 1)
+    return known[at] == wanted
 
 
 def _read_part(part: Any) -> np.ndarray | None:

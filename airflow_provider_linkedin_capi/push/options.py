@@ -22,6 +22,9 @@ from airflow_provider_linkedin_capi.urns import is_templated
 ON_INVALID_CHOICES = ("skip", "fail")
 #: ``"send_once"`` sends a repeated eventId once and counts the repeats; ``"fail"`` stops at the first.
 ON_DUPLICATE_CHOICES = ("send_once", "fail")
+#: What a retry does with events an earlier try left in doubt (killed before LinkedIn answered): send them
+#: again (LinkedIn may then hold them twice) or leave them out (LinkedIn may then hold them never).
+ON_IN_DOUBT_CHOICES = ("resend", "skip")
 #: What an empty source means: succeed with a warning, skip the task, or fail it.
 ON_EMPTY_CHOICES = ("succeed", "skip", "fail")
 #: Distinct rules a per-row ``conversion`` column may name in one push: each costs one lookup at LinkedIn,
@@ -70,6 +73,7 @@ class PushOptions:
     max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES
     on_empty: str = "succeed"
     max_in_flight: int | str | None = None
+    on_in_doubt: str = "resend"
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -111,6 +115,7 @@ class PushOptions:
         _one_of("on_invalid", self.on_invalid, ON_INVALID_CHOICES)
         _one_of("on_duplicate", self.on_duplicate, ON_DUPLICATE_CHOICES)
         _one_of("on_empty", self.on_empty, ON_EMPTY_CHOICES)
+        _one_of("on_in_doubt", self.on_in_doubt, ON_IN_DOUBT_CHOICES)
         _positive_number("progress_interval_seconds", self.progress_interval_seconds)
         if given("max_rejected_fraction"):
             read["max_rejected_fraction"] = _rejected_fraction(self.max_rejected_fraction)

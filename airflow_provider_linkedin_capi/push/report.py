@@ -295,7 +295,21 @@ def stopped_after(
         f"batches and {rows_read} rows were read ({rejections.total} rejected, "
         f"{duplicate_rows} repeating an earlier row's eventId, {delivery.already_delivered} "
         f"delivered by an earlier run); {not_delivered} valid rows read were not delivered, and rows not "
-        f"yet read were not either. {rerun_note(delivery)}"
+        f"yet read were not either.{_in_doubt_note(delivery)} {rerun_note(delivery)}"
+    )
+
+
+def _in_doubt_note(delivery: EventDelivery) -> str:
+    """The events this try sent but never heard back about, if any."""
+    if not delivery.in_doubt:
+        return ""
+    where = (
+        "recorded as in doubt in the ledger" if delivery.ledger is not None else "not recorded (no ledger)"
+    )
+    return (
+        f" Of those, {delivery.in_doubt} were on their way when the task stopped and LinkedIn had not "
+        f"answered: they are in doubt ({where}); a retry sends them again, and they are the only events "
+        "LinkedIn may then hold twice (on_in_doubt='skip' leaves them out instead)."
     )
 
 
@@ -345,6 +359,8 @@ def push_summary(
         "dry_run": dry_run,
         "rejects_path": rejects_path,
         "already_delivered": delivery.already_delivered,
+        "resent_in_doubt": delivery.resent_in_doubt,
+        "skipped_in_doubt": delivery.skipped_in_doubt,
         "duplicate_rows": duplicate_rows,
     }
 
@@ -378,6 +394,8 @@ ASSET_EXTRA_KEYS = (
     "batches",
     "already_delivered",
     "duplicate_rows",
+    "resent_in_doubt",
+    "skipped_in_doubt",
     "first_event_at",
     "last_event_at",
     "dry_run",

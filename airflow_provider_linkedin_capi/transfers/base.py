@@ -102,6 +102,11 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         ``requests_per_minute``. Default: the connection's ``max_in_flight`` extra, else 4. 1 sends one
         batch at a time. After a kill, a re-run with a ledger resends at most this many batches.
         (templated)
+    :param on_in_doubt: What a retry does with events an earlier try left in doubt: batches on their way
+        when the task was killed or timed out, which LinkedIn had not answered after about 3 s. ``"resend"``
+        (default) sends them again, counted as ``resent_in_doubt`` (LinkedIn may then hold them twice;
+        whether it deduplicates eventIds is UNKNOWN); ``"skip"`` leaves them out, counted as
+        ``skipped_in_doubt`` (LinkedIn may then never have them). Needs a ledger.
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
 
     The task shows a "Campaign Manager" link to ``conversion_rule_id``'s page, emits Airflow metrics
@@ -152,6 +157,7 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES,
         on_empty: str = "succeed",
         max_in_flight: int | str | None = None,
+        on_in_doubt: str = "resend",
         linkedin_capi_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -176,6 +182,7 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         self.max_distinct_rules = max_distinct_rules
         self.on_empty = on_empty
         self.max_in_flight = max_in_flight
+        self.on_in_doubt = on_in_doubt
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         #: The current (or last) execution's engine, for on_kill, asset events and OpenLineage.
         self._push: ConversionPush | None = None

@@ -113,3 +113,128 @@ def test_sigterm_stops_after_the_batch_in_flight_and_the_ledger_matches_linkedin
     assert summary["already_delivered"] == total
     assert summary["events_sent"] == table.valid_rows - total
     assert set(sandbox.admin.event_ids(rule_id).values()) == {1}
+
+
+@pytest.mark.timeout(240)
+def test_sigterm_then_sigkill_5s_later_leaves_only_the_in_doubt_batches_to_resend(
+    fast_sandbox, crm_table, stored_events, tmp_path
+):
+    """As Airflow's supervisor does it: SIGTERM, then SIGKILL 5 s later. LinkedIn takes 7 s per batch.
+
+    The push used to wait for every batch in flight through all of its retries, so the SIGKILL came before
+    the ledger heard of batches LinkedIn had accepted, and the retry sent them again (1,000 events stored
+    twice). Now it stops within the 5 s: answers on the wire get 3 s, the rest is recorded as in doubt, and
+    the retry resends exactly those, counted as resent_in_doubt: the only events LinkedIn may hold twice.
+    """
+    sandbox = fast_sandbox
+    table = crm_table(3_000, with_event_id=False)
+    rule_id = str(sandbox.admin.create_rule(name="sigkill after sigterm")["id"])
+    ledger_path = tmp_path / "ledger"
+    kwargs = {
+        "sql": table.query,
+        "sql_conn_id": table.sql_conn_id,
+        "conversion_rule_id": rule_id,
+        "key_columns": ["crm_id"],
+        "batch_size": BATCH,
+        "max_in_flight": 4,
+        "ledger_path": str(ledger_path),
+    }
+    sandbox.admin.configure(latency_ms=7000)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while sandbox.admin.stats()["batches_accepted"] < 4:  # the first window of 4 answered
+            assert process.poll() is None, "the push ended before it was killed"
+            assert time.monotonic() < deadline, "the push never got going"
+            time.sleep(0.1)
+        time.sleep(2)  # the next batches are on the wire, 2 s into LinkedIn's 7
+        process.send_signal(signal.SIGTERM)
+        terminated = time.monotonic()
+        try:
+            out, _ = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()  # what the supervisor does 5 s after SIGTERM
+            out, _ = process.communicate(timeout=30)
+            pytest.fail("the push was still running 5 s after SIGTERM")
+        stopped_in = time.monotonic() - terminated
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    time.sleep(8)  # whatever LinkedIn was working on when the push gave up, it finishes now
+    sandbox.admin.configure(latency_ms=0)
+
+    assert stopped_in < 5, stopped_in
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["error"] == "PushKilledError", result
+    in_doubt = int(re.search(r"Of those, (\d+) were on their way", result["notes"]).group(1))
+    assert in_doubt >= BATCH  # at least one batch was unanswered
+
+    from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
+
+    summary = SqlToLinkedInCapiOperator(task_id="push", **kwargs).execute(context={})
+    assert summary["resent_in_doubt"] == in_doubt
+    stored = stored_events(sandbox, rule_id)
+    assert set(stored) == table_event_ids(sandbox, rule_id)
+    assert len(stored) == table.valid_rows  # every valid row arrived
+    twice = {event_id for event_id, copies in stored.items() if len(copies) > 1}
+    assert len(twice) <= in_doubt  # only in-doubt events can be there twice
+    assert max(len(copies) for copies in stored.values()) <= 2
+
+
+def table_event_ids(sandbox, rule_id: str) -> set[str]:
+    return set(sandbox.admin.event_ids(rule_id))
+
+
+@pytest.mark.timeout(120)
+def test_an_execution_timeout_stops_a_push_waiting_out_its_retries_within_seconds(
+    fast_sandbox, crm_table, tmp_path, monkeypatch
+):
+    """Airflow 3 enforces execution_timeout in the task process (SIGALRM raising AirflowTaskTimeout). The
+    in-flight window used to wait out every retry of every batch: with LinkedIn answering 503 and 10 s
+    between retries, well past the timeout (with the defaults, hours)."""
+    from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+    from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
+
+    sandbox = fast_sandbox
+    table = crm_table(1_000, with_event_id=False)
+    rule_id = str(sandbox.admin.create_rule(name="timeout")["id"])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        sandbox.connection_json(
+            requests_per_minute=100_000, max_retries=8, retry_min_wait=10, retry_max_wait=10
+        ),
+    )
+    sandbox.admin.set_faults([{"kind": "503", "every": 1, "path": "/rest/conversionEvents"}])
+    operator = SqlToLinkedInCapiOperator(
+        task_id="push",
+        sql=table.query,
+        sql_conn_id=table.sql_conn_id,
+        conversion_rule_id=rule_id,
+        key_columns=["crm_id"],
+        batch_size=BATCH,
+        ledger_path=str(tmp_path / "ledger"),
+    )
+
+    def timed_out(signum, frame):
+        raise AirflowTaskTimeout("Timeout, PID: test")
+
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.setitimer(signal.ITIMER_REAL, 2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(AirflowTaskTimeout):
+            operator.execute(context={})
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        sandbox.admin.clear_faults()
+    assert time.monotonic() - started < 8  # 2 s to the timeout, then at most ~4 s of stopping
+    assert sandbox.admin.stats()["events_total"] == 0

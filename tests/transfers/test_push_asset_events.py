@@ -29,6 +29,8 @@ RUN_KEYS = {
     "batches",
     "already_delivered",
     "duplicate_rows",
+    "resent_in_doubt",
+    "skipped_in_doubt",
     "first_event_at",
     "last_event_at",
     "dry_run",
