@@ -387,6 +387,11 @@ class EventDelivery:
     Sending (:meth:`send`) may run on worker threads; preparing and settling (:meth:`prepare`,
     :meth:`settle`) run on the task's own thread, so the counts, the rejects file and the ledger are only
     ever written by one thread.
+
+    Events *in doubt* were on their way when an earlier try was killed, and LinkedIn never answered:
+    ``resent_in_doubt`` counts those this try sends again (``on_in_doubt="resend"``: the only events LinkedIn
+    may now hold twice), ``skipped_in_doubt`` those it leaves out (``"skip"``), and ``in_doubt`` those this
+    try itself leaves in doubt as it stops.
     """
 
     def __init__(
@@ -405,13 +410,8 @@ class EventDelivery:
         self.dry_run = dry_run
         self.ledger = ledger
         self.on_in_doubt = on_in_doubt
-        #: Events an earlier try left in doubt, sent again by this one (``on_in_doubt="resend"``): the only
-        #: events that LinkedIn may now hold twice.
-        self.resent_in_doubt = 0
-        #: Events an earlier try left in doubt, left out by this one (``on_in_doubt="skip"``).
-        self.skipped_in_doubt = 0
-        #: Events of this try whose answer never came because the task stopped: recorded as in doubt.
-        self.in_doubt = 0
+        # In doubt (see the class docstring): resent by this try, skipped by it, and left by it.
+        self.resent_in_doubt = self.skipped_in_doubt = self.in_doubt = 0
         #: Events left out because the ledger says an earlier run delivered them.
         self.already_delivered = 0
         self.events_sent = 0
@@ -594,7 +594,7 @@ log = logging.getLogger(__name__)
 
 #: How long a stopping push waits for the answers already on the wire (Airflow sends SIGKILL 5 s after
 #: SIGTERM), and then for the exchanges it cut off to end.
-ANSWER_WAIT_SECONDS = 3.0
+ANSWER_WAIT_SECONDS = 2.5
 _ABORT_WAIT_SECONDS = 0.5
 _STOP_POLL_SECONDS = 0.25
 
@@ -619,6 +619,7 @@ class InFlightWindow:
         self._submitted = 0
         self._failure: Exception | None = None
         self._stop_reason: str | None = None
+        self._stopped_fast = False
         #: Most batches in flight at once during this push (for the log and the tests).
         self.most_in_flight = 0
 
@@ -678,6 +679,7 @@ class InFlightWindow:
         recorded in the ledger as in doubt: LinkedIn may hold it or not, and a retry resends it
         (``on_in_doubt``).
         """
+        self._stopped_fast = True
         hook = self.delivery.hook
         if hook is not None:
             hook.request_stop()
@@ -736,7 +738,8 @@ class InFlightWindow:
                 if self._failure is not None and self._failure is not exc:
                     log.warning("A batch in flight failed while the push was stopping: %s", self._failure)
         finally:
-            self._pool.shutdown(wait=not self._running and self._stop_reason is None, cancel_futures=True)
+            # After a fast stop, threads still in a call that could not be cut off are not waited for.
+            self._pool.shutdown(wait=not self._stopped_fast, cancel_futures=True)
 
 
 def _is_a_stop(exc: BaseException) -> bool:

@@ -8,13 +8,10 @@ sends only the rest. Two real processes, as two workers would be.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from test_terminated_push import PUSH_SCRIPT
+from test_terminated_push import start_push
 
 ROWS = 2_000
 BATCH = 250
@@ -36,23 +33,14 @@ def test_two_pushes_on_one_ledger_send_each_row_once(fast_sandbox, crm_table, st
     # 0.3 s per events request: the first push is still sending when the second starts.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.3, "path": "/rest/conversionEvents"}])
 
-    def start():
-        return subprocess.Popen(
-            [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
-            env=os.environ.copy(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-
-    first = start()
+    first = start_push(kwargs)
     try:
         deadline = time.monotonic() + 120
         while not sandbox.admin.stats()["events_total"]:
             assert first.poll() is None, "the first push ended before it sent anything"
             assert time.monotonic() < deadline, "the first push never got going"
             time.sleep(0.05)
-        second = start()
+        second = start_push(kwargs)
         try:
             outputs = [process.communicate(timeout=180)[0] for process in (first, second)]
         finally:

@@ -46,6 +46,17 @@ PUSH_SCRIPT = textwrap.dedent(
 )
 
 
+def start_push(kwargs: dict) -> subprocess.Popen:
+    """The push, in a process of its own that handles SIGTERM as Airflow's task runner does."""
+    return subprocess.Popen(
+        [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def _digests(event_ids) -> np.ndarray:
     raw = b"".join(hashlib.blake2b(eid.encode(), digest_size=8).digest() for eid in event_ids)
     return np.unique(np.frombuffer(raw, dtype="<u8"))
@@ -69,13 +80,7 @@ def test_sigterm_stops_after_the_batch_in_flight_and_the_ledger_matches_linkedin
     }
     # Each events request takes 0.3 s, so the SIGTERM lands while a batch is in flight.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.3, "path": "/rest/conversionEvents"}])
-    process = subprocess.Popen(
-        [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = start_push(kwargs)
     try:
         deadline = time.monotonic() + 120
         while sandbox.admin.stats()["events_total"] < 3 * BATCH:
@@ -140,13 +145,7 @@ def test_sigterm_then_sigkill_5s_later_leaves_only_the_in_doubt_batches_to_resen
         "ledger_path": str(ledger_path),
     }
     sandbox.admin.configure(latency_ms=7000)
-    process = subprocess.Popen(
-        [sys.executable, "-c", PUSH_SCRIPT, json.dumps(kwargs)],
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = start_push(kwargs)
     try:
         deadline = time.monotonic() + 120
         while sandbox.admin.stats()["batches_accepted"] < 4:  # the first window of 4 answered

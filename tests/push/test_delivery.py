@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
+from airflow_provider_linkedin_capi.push.delivery import EventDelivery
 from airflow_provider_linkedin_capi.push.files import RejectionLog
 
-
-def deliver_one_at_a_time(delivery: EventDelivery, events: list, rows) -> None:
-    """Send ``events`` as the push does with ``max_in_flight=1``: through the in-flight window."""
-    with InFlightWindow(delivery, 1) as window:
-        window.submit(events, rows)
-        window.finish()
-
-
-HASH = "a" * 64
-
-
-def _event(n: int, happened_ms: int = 1_700_000_000_000) -> dict:
-    return {
-        "conversion": "urn:lla:llaPartnerConversion:1",
-        "conversionHappenedAt": happened_ms + n,
-        "eventId": f"e{n}",
-        "user": {"userIds": [{"idType": "SHA256_EMAIL", "idValue": HASH}], "userInfo": {"firstName": "Raw"}},
-    }
+from .helpers import deliver_one_at_a_time, event
 
 
 def test_dry_run_delivery_counts_what_would_be_sent():
     with RejectionLog() as rejections:
         delivery = EventDelivery(None, rejections, dry_run=True)
-        deliver_one_at_a_time(delivery, [_event(5), _event(1)], [1, 2])
-        deliver_one_at_a_time(delivery, [_event(9)], [3])
+        deliver_one_at_a_time(delivery, [event(5), event(1)], [1, 2])
+        deliver_one_at_a_time(delivery, [event(9)], [3])
     assert delivery.events_sent == 3
     assert delivery.batches == 2
     assert delivery.first_event_ms == 1_700_000_000_001

@@ -5,27 +5,9 @@ from __future__ import annotations
 import orjson
 
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
-from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
 from airflow_provider_linkedin_capi.push.files import EventSpool, RejectionLog, rejection_for_event
 
-
-def deliver_one_at_a_time(delivery: EventDelivery, events: list, rows) -> None:
-    """Send ``events`` as the push does with ``max_in_flight=1``: through the in-flight window."""
-    with InFlightWindow(delivery, 1) as window:
-        window.submit(events, rows)
-        window.finish()
-
-
-HASH = "a" * 64
-
-
-def _event(n: int, happened_ms: int = 1_700_000_000_000) -> dict:
-    return {
-        "conversion": "urn:lla:llaPartnerConversion:1",
-        "conversionHappenedAt": happened_ms + n,
-        "eventId": f"e{n}",
-        "user": {"userIds": [{"idType": "SHA256_EMAIL", "idValue": HASH}], "userInfo": {"firstName": "Raw"}},
-    }
+from .helpers import HASH, event
 
 
 def test_rejection_log_counts_without_a_file():
@@ -46,7 +28,7 @@ def test_rejection_log_replaces_a_stale_file(tmp_path):
 
 
 def test_a_rejection_made_from_an_event_keeps_only_hashed_identifiers():
-    rejection = rejection_for_event(_event(1), RejectionCode.REJECTED_BY_LINKEDIN, None, "Index: 0 ...")
+    rejection = rejection_for_event(event(1), RejectionCode.REJECTED_BY_LINKEDIN, None, "Index: 0 ...")
     assert rejection.event_id == "e1"
     assert rejection.sha256_email == HASH
     assert "Raw" not in repr(rejection)
@@ -54,8 +36,8 @@ def test_a_rejection_made_from_an_event_keeps_only_hashed_identifiers():
 
 def test_spool_round_trips_batches_with_their_row_numbers():
     with EventSpool() as spool:
-        spool.write([_event(1), _event(2), _event(3)], [1, 2, 3])
-        spool.write([_event(4), _event(5)], range(4, 6))
+        spool.write([event(1), event(2), event(3)], [1, 2, 3])
+        spool.write([event(4), event(5)], range(4, 6))
         batches = list(spool.batches(2))
     assert [[event["eventId"] for event in events] for events, _ in batches] == [
         ["e1", "e2"],
@@ -68,8 +50,8 @@ def test_spool_round_trips_batches_with_their_row_numbers():
 def test_spool_keeps_the_gaps_rows_left_out_before_it_leave():
     """Repeats of an earlier row's eventId are left out before the spool: their row numbers are gaps."""
     with EventSpool() as spool:
-        spool.write([_event(1), _event(3)], [1, 3])
-        spool.write([_event(7)], [7])
+        spool.write([event(1), event(3)], [1, 3])
+        spool.write([event(7)], [7])
         batches = list(spool.batches(2))
     assert [[event["eventId"] for event in events] for events, _ in batches] == [["e1", "e3"], ["e7"]]
     assert [rows for _, rows in batches] == [[1, 3], [7]]
@@ -94,13 +76,13 @@ def test_ledger_answers_for_what_earlier_runs_recorded(tmp_path):
 
     first = DeliveryLedger(str(tmp_path / "ledger"))
     assert first.loaded == 0
-    assert first.delivered([_event(1)]) == [False]
+    assert first.delivered([event(1)]) == [False]
     first.record([f"e{n}" for n in range(0, 3000, 2)])  # even ids, as two batches
     first.record([f"e{n}" for n in range(3000, 4000, 2)])
-    assert first.delivered([_event(2)]) == [False]  # a run asks about what the ledger held when it opened
+    assert first.delivered([event(2)]) == [False]  # a run asks about what the ledger held when it opened
 
     later = DeliveryLedger(str(tmp_path / "ledger"))
     assert later.loaded == 2000
-    answers = later.delivered([_event(n) for n in range(4100)])
+    answers = later.delivered([event(n) for n in range(4100)])
     assert answers == [n % 2 == 0 and n < 4000 for n in range(4100)]
     assert later.delivered([]) == []

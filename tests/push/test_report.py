@@ -4,27 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
 from airflow_provider_linkedin_capi.push.report import ProgressReporter
-
-
-def deliver_one_at_a_time(delivery: EventDelivery, events: list, rows) -> None:
-    """Send ``events`` as the push does with ``max_in_flight=1``: through the in-flight window."""
-    with InFlightWindow(delivery, 1) as window:
-        window.submit(events, rows)
-        window.finish()
-
-
-HASH = "a" * 64
-
-
-def _event(n: int, happened_ms: int = 1_700_000_000_000) -> dict:
-    return {
-        "conversion": "urn:lla:llaPartnerConversion:1",
-        "conversionHappenedAt": happened_ms + n,
-        "eventId": f"e{n}",
-        "user": {"userIds": [{"idType": "SHA256_EMAIL", "idValue": HASH}], "userInfo": {"firstName": "Raw"}},
-    }
 
 
 def test_progress_lines_hold_counts_only(caplog):
