@@ -94,7 +94,8 @@ class ConversionPush:
         self.ledger_path = self.options.ledger_path or deployment_ledger_path(self.context)
 
     def request_stop(self, reason: str = STOP_REASON) -> None:
-        """Start no new batch; what is in flight is settled, then :meth:`run` raises ``PushKilledError``.
+        """Start no new batch and stop every retry; the answers on the wire get about 3 s, what stays
+        unanswered is recorded as in doubt, then :meth:`run` raises ``PushKilledError``.
 
         Safe to call from a signal handler (Airflow calls ``on_kill`` from its SIGTERM handler): it only sets
         flags.
