@@ -221,7 +221,6 @@ def warn_if_version_near_sunset(
 # Nothing here masks secrets: masking is sync in tasks and async in triggers, so each hook does its own.
 
 
-CONN_TYPE = "linkedin_capi"
 # The token endpoint for LinkedIn's own host; any other host gets its own origin's (see token_endpoint).
 DEFAULT_TOKEN_URL = LINKEDIN_TOKEN_URL
 DEFAULT_REQUESTS_PER_MINUTE = 600

@@ -84,6 +84,8 @@ class BatchSender(Protocol):
 
     def backoff_wait(self, retry: int) -> float: ...
 
+    def pause(self, seconds: float) -> None: ...
+
 
 @dataclass
 class _Piece:
@@ -230,7 +232,10 @@ class _Delivery:
             len(again),
             wait,
         )
-        time.sleep(wait)
+        try:
+            hook.pause(wait)  # a stopping task ends the wait at once
+        except LinkedInCapiError as error:
+            raise self.fail(error, again) from None
         self.level_pieces[(piece.batch, piece.level)] += 1
         self.pending.append(_Piece(again, piece.batch, level=piece.level))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError, PushKil
 from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
 from airflow_provider_linkedin_capi.push.files import EventSpool, RejectionLog
 from airflow_provider_linkedin_capi.push.pipeline import (
+    BatchSink,
     ConversionRuleGate,
     DuplicateFilter,
     RowPipeline,
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.push.files import DeliveryLedger
     from airflow_provider_linkedin_capi.push.options import PushOptions
     from airflow_provider_linkedin_capi.push.sources import RowSource
-
-BatchSink = Callable[[list[dict[str, Any]], Sequence[int]], None]
 
 #: What a stop asked for by ``on_kill`` (SIGTERM, a timeout, a task marked failed) says.
 STOP_REASON = "The task was asked to stop (SIGTERM); no new batch was started"

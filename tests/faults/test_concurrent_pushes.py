@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from test_terminated_push import start_push
+from test_terminated_push import push_arguments, start_push
 
 ROWS = 2_000
 BATCH = 250
@@ -22,14 +22,7 @@ def test_two_pushes_on_one_ledger_send_each_row_once(fast_sandbox, crm_table, st
     sandbox = fast_sandbox
     table = crm_table(ROWS, with_event_id=False)
     rule_id = str(sandbox.admin.create_rule(name="concurrent")["id"])
-    kwargs = {
-        "sql": table.query,
-        "sql_conn_id": table.sql_conn_id,
-        "conversion_rule_id": rule_id,
-        "key_columns": ["crm_id"],
-        "batch_size": BATCH,
-        "ledger_path": str(tmp_path / "ledger"),
-    }
+    kwargs = push_arguments(table, rule_id, tmp_path / "ledger", batch_size=BATCH)
     # 0.3 s per events request: the first push is still sending when the second starts.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.3, "path": "/rest/conversionEvents"}])
 

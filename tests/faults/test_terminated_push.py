@@ -46,6 +46,19 @@ PUSH_SCRIPT = textwrap.dedent(
 )
 
 
+def push_arguments(table, rule_id: str, ledger_path, **more) -> dict:
+    """The operator's arguments for a push of ``table`` to ``rule_id`` with a ledger, keyed by crm_id."""
+    return {
+        "sql": table.query,
+        "sql_conn_id": table.sql_conn_id,
+        "conversion_rule_id": rule_id,
+        "key_columns": ["crm_id"],
+        "batch_size": BATCH,
+        "ledger_path": str(ledger_path),
+        **more,
+    }
+
+
 def start_push(kwargs: dict) -> subprocess.Popen:
     """The push, in a process of its own that handles SIGTERM as Airflow's task runner does."""
     return subprocess.Popen(
@@ -70,14 +83,7 @@ def test_sigterm_stops_after_the_batch_in_flight_and_the_ledger_matches_linkedin
     table = crm_table(ROWS, with_event_id=False)
     rule_id = str(sandbox.admin.create_rule(name="terminated")["id"])
     ledger_path = tmp_path / "ledger" / "2026-11-30"
-    kwargs = {
-        "sql": table.query,
-        "sql_conn_id": table.sql_conn_id,
-        "conversion_rule_id": rule_id,
-        "key_columns": ["crm_id"],
-        "batch_size": BATCH,
-        "ledger_path": str(ledger_path),
-    }
+    kwargs = push_arguments(table, rule_id, ledger_path)
     # Each events request takes 0.3 s, so the SIGTERM lands while a batch is in flight.
     sandbox.admin.set_faults([{"kind": "slow", "every": 1, "delay": 0.3, "path": "/rest/conversionEvents"}])
     process = start_push(kwargs)
@@ -135,15 +141,7 @@ def test_sigterm_then_sigkill_5s_later_leaves_only_the_in_doubt_batches_to_resen
     table = crm_table(3_000, with_event_id=False)
     rule_id = str(sandbox.admin.create_rule(name="sigkill after sigterm")["id"])
     ledger_path = tmp_path / "ledger"
-    kwargs = {
-        "sql": table.query,
-        "sql_conn_id": table.sql_conn_id,
-        "conversion_rule_id": rule_id,
-        "key_columns": ["crm_id"],
-        "batch_size": BATCH,
-        "max_in_flight": 4,
-        "ledger_path": str(ledger_path),
-    }
+    kwargs = push_arguments(table, rule_id, ledger_path, max_in_flight=4)
     sandbox.admin.configure(latency_ms=7000)
     process = start_push(kwargs)
     try:

@@ -6,31 +6,24 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 
 import pytest
+from push.helpers import deliver_one_at_a_time
 
-from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError, LinkedInCapiStoppedError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.push.delivery import (
     MAX_UNNAMED_SPLITS,
     EventDelivery,
-    InFlightWindow,
     deliver_events,
 )
 from airflow_provider_linkedin_capi.push.files import DeliveryLedger, RejectionLog
 
 from .conftest import FAST_BUDGET
 from .hostile_server import Answer, HostileServer
-
-
-def deliver_one_at_a_time(delivery: EventDelivery, events: list, rows) -> None:
-    """Send ``events`` as the push does with ``max_in_flight=1``: through the in-flight window."""
-    with InFlightWindow(delivery, 1) as window:
-        window.submit(events, rows)
-        window.finish()
-
 
 EVENTS_PATH = "/rest/conversionEvents"
 REFUSAL = {"status": 400, "message": "Request is not permitted for this application"}
@@ -290,3 +283,38 @@ def test_a_refused_element_quoting_a_name_is_recorded_without_it(hostile, tmp_pa
     assert line["field"] == "/user/userInfo/firstName"
     assert "Zoë" not in line["message"]
     assert "<firstName>" in line["message"]
+
+
+@pytest.mark.timeout(30)
+def test_a_stop_ends_the_wait_before_resending_elements_and_keeps_what_was_taken(hostile):
+    """Elements a 200 answers with 503 wait out the backoff before they are resent: a kill ends that wait."""
+    server, _ = hostile
+    server.handler = lambda request: Answer(
+        200, {"elements": [{"status": 201}] + [{"status": 503}] * (len(_sent(request)) - 1)}
+    )
+    slow = LinkedInCapiHook("hostile", requests_per_minute=FAST_BUDGET, retry_min_wait=30, retry_max_wait=30)
+    outcome: dict = {}
+
+    def deliver() -> None:
+        try:
+            deliver_events(slow, _events(5))
+        except LinkedInCapiError as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=deliver)
+    started = time.monotonic()
+    worker.start()
+    try:
+        while not server.calls(EVENTS_PATH, "POST"):
+            assert time.monotonic() - started < 10, "nothing was sent"
+            time.sleep(0.05)
+        slow.request_stop()
+        worker.join(timeout=5)
+        assert not worker.is_alive(), "the 30 s wait before the resend was not ended by the stop"
+    finally:
+        slow.close()
+    error = outcome["error"]
+    assert isinstance(error, LinkedInCapiStoppedError)
+    partial = error.delivered_before_failure
+    assert (partial.accepted, partial.unsent) == (1, (1, 2, 3, 4))  # the taken one is counted
+    assert _posts(server) == 1

@@ -17,8 +17,6 @@ class ScriptedSender:
     """A hook whose answers come from ``answer(events)``; counts the requests."""
 
     max_retries = 2
-    retry_min_wait = 0.0
-    retry_max_wait = 0.0
     log = logging.getLogger(__name__)
 
     def __init__(self, answer: Callable[[Sequence[Mapping[str, Any]]], BatchResult]) -> None:
@@ -28,6 +26,12 @@ class ScriptedSender:
     def send_conversion_events(self, events: Sequence[Mapping[str, Any]]) -> BatchResult:
         self.requests += 1
         return self.answer(events)
+
+    def backoff_wait(self, retry: int) -> float:
+        return 0.0
+
+    def pause(self, seconds: float) -> None:
+        pass
 
 
 def _event(n: int, company: str = "Initech") -> dict[str, Any]:
