@@ -32,6 +32,7 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/"
                 "ads-reporting/conversions-api",
                 "how-to-guide": [
+                    "/docs/credentials.md",
                     "/docs/operators.md",
                     "/docs/dataframes.md",
                     "/docs/metrics.md",
@@ -146,6 +147,13 @@ def get_provider_info() -> dict[str, Any]:
                         "year after release.",
                         "schema": {"type": ["string", "null"], "pattern": "^[0-9]{6}$"},
                     },
+                    "identifier_versions": {
+                        "label": "Identifier types by version (override)",
+                        "description": "Leave empty. A JSON object overriding which LinkedIn-Version first "
+                        'accepts and first refuses an idType (third-party reports), e.g. {"ORACLE_MOAT_ID": '
+                        "[null, null]} to keep sending it under 202609.",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "ad_account_id": {
                         "label": "Default ad account",
                         "description": "Numeric id or urn:li:sponsoredAccount:N",
@@ -160,8 +168,14 @@ def get_provider_info() -> dict[str, Any]:
                     "max_in_flight": {
                         "label": "Event batches in flight",
                         "description": "Batches of events a push sends at once, within the budget per "
-                        "minute (1 to 16; 1 sends one at a time). An operator's max_in_flight overrides it.",
-                        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 16, "default": 4},
+                        "minute: auto sizes it to LinkedIn's time per batch (4 to start, 1 to 16, halved on "
+                        "a 429); a number from 1 to 16 fixes it (1 sends one at a time). An operator's "
+                        "max_in_flight overrides it.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "pattern": "^(auto|[1-9]|1[0-6])$",
+                            "default": "auto",
+                        },
                     },
                     "timeout": {
                         "label": "HTTP timeout (seconds)",

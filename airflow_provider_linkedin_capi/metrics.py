@@ -6,7 +6,7 @@ Everything goes through Airflow's own ``Stats``, so the deployment's ``[metrics]
 Names and tags are documented in ``docs/metrics.md``. Tags stay low-cardinality on purpose: a rejection
 code (a fixed set), an HTTP status (or ``connection`` for a dropped connection), an outcome. Never a rule
 id, connection id, DAG id or path, which would give a metrics backend one series per value. Plain StatsD
-(without InfluxDB-style tags) drops tags, so the two tagged counters are also sent under a name that ends
+(without InfluxDB-style tags) drops tags, so the tagged counters are also sent under a name that ends
 in the tag's value, the way Airflow's own metrics keep their "legacy" names.
 """
 
@@ -27,6 +27,7 @@ BATCHES = f"{PREFIX}.batches"
 RETRIES = f"{PREFIX}.retries"
 TOKEN_REFRESHES = f"{PREFIX}.token_refreshes"
 PUSH_DURATION = f"{PREFIX}.push.duration"
+EVENTS_BY_IDENTIFIER = f"{PREFIX}.events_by_identifier"
 
 #: The outcomes a push's duration is tagged with.
 OUTCOMES = ("success", "failed", "skipped")
@@ -69,12 +70,22 @@ def count_sent(events: int, batches: int) -> None:
 
 def count_rejected(by_code: Mapping[str, int]) -> None:
     """Rows rejected, per rejection code (``too_old``, ``rejected_by_linkedin`` ...)."""
-    for code, count in sorted(by_code.items()):
+    _count_tagged(EVENTS_REJECTED, "code", by_code)
+
+
+def count_identifiers(by_kind: Mapping[str, int]) -> None:
+    """Events sent per identifier kind (``idType``, ``userInfo``, ``externalIds``, ``lead``): a fixed set."""
+    _count_tagged(EVENTS_BY_IDENTIFIER, "kind", by_kind)
+
+
+def _count_tagged(name: str, tag_name: str, counts: Mapping[str, int]) -> None:
+    """One counter per tag value, tagged, and again under ``<name>.<value>`` for StatsD without tags."""
+    for value, count in sorted(counts.items()):
         if not count:
             continue
-        tag = _tag_value(code)
-        _emit("incr", EVENTS_REJECTED, count, {"code": tag})
-        _emit("incr", f"{EVENTS_REJECTED}.{tag}", count)
+        tag = _tag_value(value)
+        _emit("incr", name, count, {tag_name: tag})
+        _emit("incr", f"{name}.{tag}", count)
 
 
 def count_retry(status: int | None) -> None:

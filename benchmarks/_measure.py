@@ -129,7 +129,11 @@ def main() -> None:
         "process_wall_s": round(time.perf_counter() - _STARTED, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_samples": samples,
-        "summary": {k: v for k, v in summary.items() if k in ("rows_read", "events_sent", "events_rejected")},
+        "summary": {
+            k: v
+            for k, v in summary.items()
+            if k in ("rows_read", "events_sent", "events_rejected", "in_flight_window", "batch_seconds")
+        },
     }
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 

@@ -409,13 +409,16 @@ wall time, which is why the targets are stated per CPU second.
 
 
 def _kept_in_flight_section(out: Path) -> str:
-    """The "Batches in flight" section ``push_in_flight.py`` wrote into ``out``, so a re-run keeps it."""
-    from push_in_flight import SECTION_BEGIN, SECTION_END
+    """The sections ``push_in_flight.py`` wrote into ``out`` ("Batches in flight", and "A window that sizes
+    itself" with ``--auto``), so a re-run keeps them."""
+    from push_in_flight import KEPT_SECTIONS
 
     old = out.read_text() if out.exists() else ""
-    if SECTION_BEGIN not in old or SECTION_END not in old:
-        return ""
-    return "\n" + SECTION_BEGIN + old.split(SECTION_BEGIN, 1)[1].split(SECTION_END, 1)[0] + SECTION_END + "\n"
+    kept = ""
+    for begin, end in KEPT_SECTIONS:
+        if begin in old and end in old:
+            kept += "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    return kept
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ with DAG(
         key_columns=["crm_id"],
         on_empty="skip",
         # One ledger per day: a retry resends nothing LinkedIn took. An ObjectStoragePath URI in production.
-        ledger_path="{{ params.ledger_dir }}/{{ dag.dag_id }}/{{ ds }}",
+        ledger_path="{{ params.ledger_dir }}/{{ dag.dag_id }}/{{ data_interval_start | ds }}",
         linkedin_capi_conn_id="{{ params.linkedin_capi_conn_id }}",
         pool=LINKEDIN_POOL,
     )

@@ -3,7 +3,9 @@
 Run it before the first sync, and again whenever campaigns are added (LinkedIn links campaigns to a rule
 only once, at creation, even with auto-association). Every step is idempotent: a re-run reuses the rule of
 the same name and only adds missing links. Trigger it with params, e.g.
-``airflow dags trigger linkedin_capi_rule_setup --conf '{"campaign_ids": [111, 222]}'``.
+``airflow dags trigger linkedin_capi_rule_setup --conf '{"campaign_ids": [111, 222]}'``. Against the
+sandbox, register the campaigns first (``POST /_sandbox/campaigns``, or ``SandboxAdmin.add_campaigns``):
+it refuses to link a campaign its ad account does not have.
 
 Without ``campaign_ids`` (the default) nothing is linked and the sensor waits only until the rule is
 enabled, unless ``min_campaigns`` says otherwise; with them it waits for at least one linked campaign.

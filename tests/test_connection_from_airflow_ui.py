@@ -75,7 +75,7 @@ def test_a_connection_made_in_the_ui_tests_green_and_pushes(airflow_api, sandbox
     assert MASK not in defaults.values(), defaults  # nothing the form pre-fills is masked
     assert defaults == {
         "requests_per_minute": 600,
-        "max_in_flight": 4,
+        "max_in_flight": "auto",
         "timeout": 60,
         "max_retries": 8,
         "retry_min_wait": 1,

@@ -22,7 +22,7 @@ PACKAGE = airflow_provider_linkedin_capi.__name__
 PACKAGE_DIR = Path(airflow_provider_linkedin_capi.__file__).resolve().parent
 
 #: Modules that depend on nothing of the package, so every layer may use them.
-SHARED_LEAVES = frozenset({f"{PACKAGE}.constants", f"{PACKAGE}.urns"})
+SHARED_LEAVES = frozenset({f"{PACKAGE}.constants", f"{PACKAGE}.urns", f"{PACKAGE}.api_versions"})
 AIRFLOW_ROLES = ("operators", "sensors", "transfers", "triggers")
 HTTP_CLIENTS = frozenset({"requests", "httpx", "urllib3", "aiohttp", "http"})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -65,7 +66,10 @@ def test_connection_form_is_declarative_with_secrets_as_password_fields():
         "requests_per_minute",
         "max_in_flight",
     }
-    assert fields["max_in_flight"]["schema"]["default"] == 4
+    assert fields["max_in_flight"]["schema"]["default"] == "auto"
+    in_flight = re.compile(fields["max_in_flight"]["schema"]["pattern"])
+    assert all(in_flight.match(value) for value in ("auto", "1", "9", "16"))
+    assert not any(in_flight.match(value) for value in ("0", "17", "four", "auto4"))
     # Airflow masks extras whose name contains a sensitive word: the in-flight limit must not be one.
     try:
         from airflow.sdk._shared.secrets_masker import should_hide_value_for_key

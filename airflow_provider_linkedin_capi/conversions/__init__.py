@@ -18,7 +18,11 @@ The column contract, normalisation and rejection codes are the README's "The col
 
 from __future__ import annotations
 
-from airflow_provider_linkedin_capi.conversions.builder import EventBuilder, event_summary_fields
+from airflow_provider_linkedin_capi.conversions.builder import (
+    IDENTIFIER_KINDS,
+    EventBuilder,
+    event_summary_fields,
+)
 from airflow_provider_linkedin_capi.conversions.columns import ALIASES, CONTRACT_COLUMNS
 from airflow_provider_linkedin_capi.conversions.rejections import Rejection, RejectionCode
 from airflow_provider_linkedin_capi.conversions.settings import ConversionSettings
@@ -26,6 +30,7 @@ from airflow_provider_linkedin_capi.conversions.settings import ConversionSettin
 __all__ = [
     "ALIASES",
     "CONTRACT_COLUMNS",
+    "IDENTIFIER_KINDS",
     "ConversionSettings",
     "EventBuilder",
     "Rejection",

@@ -31,10 +31,11 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_linkedin_capi.conversions.columns import ColumnPlan, plan_columns
 from airflow_provider_linkedin_capi.conversions.event_ids import (
@@ -42,6 +43,7 @@ from airflow_provider_linkedin_capi.conversions.event_ids import (
     KeyEventIds,
     content_event_id,
     key_event_id,
+    key_text,
     row_event_id,
     too_long,
 )
@@ -51,13 +53,24 @@ from airflow_provider_linkedin_capi.conversions.identifiers import (
     email_sha256,
     first_external_id,
     google_aid,
+    hashed_ipv4_address,
     ipv4_address,
     lead_urn,
     plain_text_id,
+    sha256_ip_address,
     text_or_reject,
 )
 from airflow_provider_linkedin_capi.conversions.money import amount_text, currency_code
-from airflow_provider_linkedin_capi.conversions.rejections import Rejection, RejectionCode, RowRejected
+from airflow_provider_linkedin_capi.conversions.rejections import (
+    MAX_KEY_LENGTH,
+    QUOTABLE_FIELDS,
+    WITHHELD,
+    Rejection,
+    RejectionCode,
+    RowRejected,
+    quoted,
+    quoted_value,
+)
 from airflow_provider_linkedin_capi.conversions.settings import ConversionSettings
 from airflow_provider_linkedin_capi.conversions.timestamps import TimestampReader
 from airflow_provider_linkedin_capi.conversions.values import to_text
@@ -73,8 +86,13 @@ _OTHER_USER_IDS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("acxiom_id", "ACXIOM_ID", plain_text_id("acxiom_id")),
     ("oracle_moat_id", "ORACLE_MOAT_ID", plain_text_id("oracle_moat_id")),
     ("ip_address", "PLAINTEXT_IP_ADDRESS", ipv4_address),
+    ("sha256_ip_address", "SHA256_IP_ADDRESS", sha256_ip_address),
     ("google_aid", "GOOGLE_AID", google_aid),
 )
+#: Every ``idType`` an event may carry, and every kind of identifier an event may match on: the ``idType``
+#: values, the ``userInfo`` names, ``externalIds`` and ``lead`` (a push counts events per kind).
+USER_ID_TYPES = ("SHA256_EMAIL", *dict.fromkeys(id_type for _, id_type, _ in _OTHER_USER_IDS))
+IDENTIFIER_KINDS = (*USER_ID_TYPES, "userInfo", "externalIds", "lead")
 IDENTIFIER_COLUMNS = (
     "email",
     "sha256_email",
@@ -140,9 +158,47 @@ class EventBuilder:
             future_skew_seconds=settings.max_future_skew_seconds,
         )
         self._lower_columns = tuple(column.strip().lower() for column in self.columns)
+        #: ``userIds`` types settings.api_version does not accept, each with the span that says so.
+        self.refused_id_types = settings.refused_id_types()
+        #: Whether ``ip_address`` goes hashed, as SHA256_IP_ADDRESS (asked for, and the version takes it).
+        self.hashes_ip_address = settings.hash_ip_address and "SHA256_IP_ADDRESS" not in self.refused_id_types
+        #: Events sent without an identifier type the version refuses: idType -> events (see build).
+        self.dropped_id_types: Counter[str] = Counter()
         # The compiled per-row function shadows the ``build`` method on this instance, saving one Python
         # call per row; the method below only documents it.
-        self.build = _compile_row_builder(plan, default_rule, self.timestamps)  # type: ignore[method-assign]
+        identifiers = self._identifier_plan(plan)
+        self.build = _compile_row_builder(  # type: ignore[method-assign]
+            plan, default_rule, self.timestamps, identifiers, self.dropped_id_types
+        )
+        self._where = _rejects_locator(plan)
+        #: The identifier kinds (``IDENTIFIER_KINDS``) this query's columns can put in an event.
+        self.possible_kinds: frozenset[str] = _possible_kinds(plan, identifiers)
+
+    def _identifier_plan(self, plan: ColumnPlan) -> _IdentifierPlan:
+        """Which ``userIds`` columns are sent (and as which type), and which the version refuses."""
+        if self.hashes_ip_address and "sha256_ip_address" in plan.index:
+            raise ValueError(
+                "hash_ip_address would send ip_address as SHA256_IP_ADDRESS, which the sha256_ip_address "
+                "column fills too: use one of them"
+            )
+        sent: list[tuple[int, str, Callable[[Any], str]]] = []
+        refused: list[tuple[int, str, str, str]] = []
+        for column, id_type, read in _OTHER_USER_IDS:
+            if column not in plan.index:
+                continue
+            if column == "ip_address" and self.hashes_ip_address:
+                id_type, read = "SHA256_IP_ADDRESS", hashed_ipv4_address
+            if id_type in self.refused_id_types:
+                refused.append((plan.index[column], id_type, column, self.refused_id_types[id_type].label))
+            else:
+                sent.append((plan.index[column], id_type, read))
+        return _IdentifierPlan(tuple(sent), tuple(refused), self.settings.api_version)
+
+    def locate(self, rejection: Rejection, row: Sequence[Any]) -> Rejection:
+        """``rejection`` of ``row`` (made after the row became an event) with the row's key column values
+        and its offending value, as a rejects line may show them."""
+        keys, value = self._where(row, rejection.field)
+        return rejection._replace(keys=keys, value=value)
 
     def build(self, row: Sequence[Any]) -> dict[str, Any] | Rejection:
         """The event element for ``row`` (positional, in ``columns`` order), or why it cannot be sent.
@@ -204,8 +260,22 @@ def _rule_resolver(default_rule: str | None) -> Callable[[Any], str]:
     return resolve
 
 
+class _IdentifierPlan(NamedTuple):
+    """``userIds`` columns sent (position, idType, reader), and those the version refuses (position,
+    idType, column, how it is known): a refused one is left out of the event, or rejects a row it is the
+    only identifier of."""
+
+    sent: tuple[tuple[int, str, Callable[[Any], str]], ...]
+    refused: tuple[tuple[int, str, str, str], ...]
+    api_version: str | None
+
+
 def _compile_row_builder(
-    plan: ColumnPlan, default_rule: str | None, timestamps: TimestampReader
+    plan: ColumnPlan,
+    default_rule: str | None,
+    timestamps: TimestampReader,
+    identifiers: _IdentifierPlan,
+    dropped_id_types: Counter[str],
 ) -> Callable[[Sequence[Any]], dict[str, Any] | Rejection]:
     index = plan.index.get
     i_rule = index("conversion")
@@ -224,11 +294,8 @@ def _compile_row_builder(
     i_amount = index("amount")
     key_indexes = plan.key_indexes
     read_keys = _tuple_getter(key_indexes)
-    other_ids = tuple(
-        (plan.index[column], id_type, read)
-        for column, id_type, read in _OTHER_USER_IDS
-        if column in plan.index
-    )
+    other_ids = identifiers.sent
+    refused_ids = identifiers.refused
     has_names = i_first is not None or i_last is not None
     has_info_extras = i_company is not None or i_title is not None or i_country is not None
 
@@ -281,7 +348,23 @@ def _compile_row_builder(
             if code:
                 info["countryCode"] = code
 
+    def refused_in(row: Sequence[Any]) -> list[tuple[str, str, str]]:
+        """(idType, column, label) of the refused identifier columns this row has a value in."""
+        return [
+            (id_type, column, label)
+            for position, id_type, column, label in refused_ids
+            if to_text_or_empty(row[position]).strip()
+        ]
+
     def no_identifier(first: str, last: str, row: Sequence[Any]) -> RowRejected:
+        if refused_ids and (refused := refused_in(row)):
+            id_type, column, label = refused[0]
+            return RowRejected(
+                RejectionCode.UNSUPPORTED_IN_API_VERSION,
+                column,
+                f"{column} is the row's only identifier, and LinkedIn-Version {identifiers.api_version} does "
+                f"not take {id_type} ({label}; the connection extra identifier_versions overrides it)",
+            )
         if first or last:
             missing = "lastName" if first else "firstName"
             return RowRejected(
@@ -295,9 +378,16 @@ def _compile_row_builder(
             message += "; its lead is not a urn:li:leadGenFormResponse URN or id"
         return RowRejected(RejectionCode.NO_IDENTIFIER, None, message)
 
+    where = _rejects_locator(plan)
+
     def rejection(row: Sequence[Any], rejected: RowRejected) -> Rejection:
         return Rejection(
-            rejected.code, rejected.field, rejected.message, _known_event_id(row), _known_sha256_email(row)
+            rejected.code,
+            rejected.field,
+            rejected.message,
+            _known_event_id(row),
+            _known_sha256_email(row),
+            *where(row, rejected.field),
         )
 
     def _known_event_id(row: Sequence[Any]) -> str | None:
@@ -407,6 +497,8 @@ def _compile_row_builder(
                 user["userInfo"] = info
             elif not user_ids and len(user) == 1:
                 raise no_identifier(first, last, row)
+            if refused_ids:
+                dropped_id_types.update(id_type for id_type, _, _ in refused_in(row))
 
             event: dict[str, Any] = {"conversion": rule, "conversionHappenedAt": happened_at}
 
@@ -436,6 +528,50 @@ def _compile_row_builder(
             return rejection(row, rejected)
 
     return build
+
+
+def _possible_kinds(plan: ColumnPlan, identifiers: _IdentifierPlan) -> frozenset[str]:
+    kinds = {id_type for _, id_type, _ in identifiers.sent}
+    if "email" in plan.index or "sha256_email" in plan.index:
+        kinds.add("SHA256_EMAIL")
+    if "firstName" in plan.index and "lastName" in plan.index:
+        kinds.add("userInfo")
+    kinds.update(kind for kind in ("externalIds", "lead") if kind in plan.index)
+    return frozenset(kinds)
+
+
+def _rejects_locator(
+    plan: ColumnPlan,
+) -> Callable[[Sequence[Any], str | None], tuple[dict[str, str | None] | None, str | None]]:
+    """``(row, field at fault) -> (key column values, offending value)``, as a rejects line shows them.
+
+    Keys are None without key columns; a key column that also feeds an identifier or a name
+    (``key_columns=["email"]``) is withheld, and so is any value that looks like an e-mail or IP address.
+    The offending value is quoted only for the non-personal fields (:data:`QUOTABLE_FIELDS`).
+    """
+    personal = {plan.index[column] for column in IDENTIFIER_COLUMNS if column in plan.index}
+    keys = tuple(zip(plan.key_names, plan.key_indexes, strict=True))
+    quotable = {field: plan.index[field] for field in QUOTABLE_FIELDS if field in plan.index}
+
+    def key_values(row: Sequence[Any]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for name, position in keys:
+            if position in personal:
+                found[name] = WITHHELD
+                continue
+            try:
+                found[name] = quoted(key_text(row[position]), MAX_KEY_LENGTH)
+            except RowRejected:  # a value no eventId can be derived from: described, not shown
+                found[name] = f"({type(row[position]).__name__})"
+        return found
+
+    def locate(row: Sequence[Any], field: str | None) -> tuple[dict[str, str | None] | None, str | None]:
+        position = quotable.get(field) if field is not None else None
+        return (key_values(row) if keys else None), (
+            None if position is None else quoted_value(row[position])
+        )
+
+    return locate
 
 
 def _tuple_getter(positions: tuple[int, ...]) -> Callable[[Sequence[Any]], Sequence[Any]]:

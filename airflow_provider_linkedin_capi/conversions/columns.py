@@ -21,6 +21,7 @@ CONTRACT_COLUMNS = (
     "acxiom_id",
     "oracle_moat_id",
     "ip_address",
+    "sha256_ip_address",
     "google_aid",
     "firstName",
     "lastName",
@@ -50,6 +51,8 @@ class ColumnPlan:
 
     index: Mapping[str, int]
     key_indexes: tuple[int, ...] = ()
+    #: The key columns' names as the query returns them, in ``key_indexes`` order.
+    key_names: tuple[str, ...] = ()
     ignored_columns: tuple[str, ...] = field(default=())
     source_of: Mapping[str, str] = field(default_factory=dict)
 
@@ -127,5 +130,9 @@ def plan_columns(
     ignored = tuple(name for position, name in enumerate(names) if position not in used)
     source_of = {target_name: names[position] for target_name, position in index.items()}
     return ColumnPlan(
-        index=index, key_indexes=tuple(key_indexes), ignored_columns=ignored, source_of=source_of
+        index=index,
+        key_indexes=tuple(key_indexes),
+        key_names=tuple(names[position] for position in key_indexes),
+        ignored_columns=ignored,
+        source_of=source_of,
     )

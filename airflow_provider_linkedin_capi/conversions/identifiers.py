@@ -97,16 +97,30 @@ def _trim_invisible(text: str) -> str:
     return trimmed
 
 
-def checked_sha256(text: str) -> str:
-    """An already-hashed e-mail: 64 hex characters, sent lower-cased; anything else is ``invalid_hash``."""
+def checked_sha256(text: str, field: str = "sha256_email") -> str:
+    """An already-hashed value: 64 hex characters, sent lower-cased; anything else is ``invalid_hash``."""
     lowered = text.lower()
     if len(lowered) != 64 or not _SHA256_HEX.fullmatch(lowered):
         raise RowRejected(
-            RejectionCode.INVALID_HASH,
-            "sha256_email",
-            "sha256_email is not a SHA-256 hex digest (64 hex characters)",
+            RejectionCode.INVALID_HASH, field, f"{field} is not a SHA-256 hex digest (64 hex characters)"
         )
     return lowered
+
+
+def sha256_ip_address(value: Any) -> str:
+    """An already-hashed IP address (``SHA256_IP_ADDRESS``), checked like ``sha256_email``."""
+    text = text_or_reject(value, RejectionCode.INVALID_HASH, "sha256_ip_address")
+    return checked_sha256(text, "sha256_ip_address") if text else ""
+
+
+def hashed_ipv4_address(value: Any) -> str:
+    """``ip_address`` as ``SHA256_IP_ADDRESS``: the SHA-256 hex of its dotted IPv4 text (``hash_ip_address``).
+
+    LinkedIn does not say how it normalises an address before hashing (UNKNOWN); the dotted-decimal text
+    :func:`ipv4_address` sends as ``PLAINTEXT_IP_ADDRESS`` is the natural reading, and is what is hashed.
+    """
+    text = ipv4_address(value)
+    return hashlib.sha256(text.encode("ascii")).hexdigest() if text else ""
 
 
 def refuse_email_in(text: str, field: str) -> str:

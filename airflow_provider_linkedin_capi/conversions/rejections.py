@@ -4,13 +4,17 @@ The codes are part of the public interface (README "Rejection codes"): they appe
 every line of the rejects file, so they never change spelling. Messages are for humans and may improve,
 but they never quote a row's raw values: a rejects file must be safe to share with whoever debugs the
 sync, so an e-mail, a name or any other identifier can only appear hashed (``sha256_email``), never in
-``message``.
+``message``. What a user needs to find the CRM row goes beside the message instead: the row's
+``key_columns`` values (``keys``) and the offending value (``value``), each only where it is not personal
+data (a currency, a country, a timestamp's text; never an identifier or name column, and never text that
+looks like an e-mail or IP address, whichever column it came from).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class RejectionCode(StrEnum):
@@ -31,6 +35,7 @@ class RejectionCode(StrEnum):
     INVALID_CURRENCY = "invalid_currency"
     INVALID_AMOUNT = "invalid_amount"
     INVALID_EVENT_ID = "invalid_event_id"
+    UNSUPPORTED_IN_API_VERSION = "unsupported_in_api_version"
     REJECTED_BY_LINKEDIN = "rejected_by_linkedin"
 
 
@@ -48,6 +53,50 @@ class Rejection(NamedTuple):
     message: str
     event_id: str | None = None
     sha256_email: str | None = None
+    keys: dict[str, str | None] | None = None
+    value: str | None = None
+
+
+#: Contract columns whose offending value a rejects line may show: none of them holds personal data.
+QUOTABLE_FIELDS = frozenset({"conversion", "conversionHappenedAt", "currencyCode", "amount", "countryCode"})
+#: Quoted values are cut here: enough to recognise ``2026-13-45T25:00`` or ``EURO``, not a whole document.
+MAX_QUOTED_LENGTH = 64
+#: Key values are cut later: a key (``sha256:<64 hex>`` for binary ones) must stay whole to be searched for.
+MAX_KEY_LENGTH = 128
+WITHHELD = "(withheld: looks like an e-mail or IP address)"
+
+
+def quoted(text: str | None, limit: int = MAX_QUOTED_LENGTH) -> str | None:
+    """``text`` as a rejects line may show it: cut to ``limit`` characters, or withheld when it looks like
+    an e-mail or IP address (a mis-mapped column can put one anywhere)."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    if "@" in stripped or _is_ip_address(stripped):
+        return WITHHELD
+    return stripped if len(stripped) <= limit else stripped[:limit] + "…"
+
+
+def quoted_value(value: Any) -> str | None:
+    """A raw cell of a quotable column as text for a rejects line (bytes are described, not decoded)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"({type(value).__name__} of {len(bytes(value))} bytes)"
+    try:
+        isoformat = getattr(value, "isoformat", None)  # a datetime reads as its ISO text would
+        text = isoformat() if callable(isoformat) else str(value)
+    except Exception:  # a hostile __str__: say what it was, not what it holds
+        return f"({type(value).__name__})"
+    return quoted(text)
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class RowRejected(Exception):

@@ -6,7 +6,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from airflow_provider_linkedin_capi.api_versions import IdentifierSpan, identifier_spans, refused_id_types
 
 #: ``timestamp_unit`` values. "auto" tells numbers apart by magnitude (see :mod:`.timestamps`); the rest
 #: force a unit. LinkedIn wants milliseconds; "us" and "ns" exist for warehouses that store those.
@@ -37,6 +40,12 @@ class ConversionSettings:
     :param max_future_skew_seconds: tolerated clock skew for times slightly in the future.
     :param now: the reference time (timezone-aware); ``None`` means the moment the builder is created.
         The window is fixed for a whole push so a long run treats all rows alike.
+    :param api_version: the ``LinkedIn-Version`` the events go out with; identifier types that version
+        does not accept (``api_versions``) are left out of events, and a row with no other identifier is
+        ``unsupported_in_api_version``. ``None``: no version, every type is sent.
+    :param identifier_versions: overrides of those THIRD-PARTY spans, as the connection extra of that name.
+    :param hash_ip_address: send ``ip_address`` as ``SHA256_IP_ADDRESS`` (hashed here) instead of
+        ``PLAINTEXT_IP_ADDRESS``, when ``api_version`` accepts that type.
     """
 
     conversion_rule_id: str | int | None = None
@@ -48,6 +57,9 @@ class ConversionSettings:
     event_age_safety_margin_hours: float = 12.0
     max_future_skew_seconds: float = 300.0
     now: datetime | None = None
+    api_version: str | None = None
+    identifier_versions: Mapping[str, Any] | None = None
+    hash_ip_address: bool = False
 
     def __post_init__(self) -> None:
         if self.timestamp_unit not in TIMESTAMP_UNITS:
@@ -86,6 +98,17 @@ class ConversionSettings:
             )
         if self.column_map is not None and not isinstance(self.column_map, Mapping):
             raise ValueError("column_map must be a mapping of source column -> contract column")
+        if self.api_version is not None and not (len(self.api_version) == 6 and self.api_version.isdigit()):
+            raise ValueError(f"api_version must be a YYYYMM month, got {self.api_version!r}")
+        if not isinstance(self.hash_ip_address, bool):
+            raise ValueError(f"hash_ip_address must be True or False, got {self.hash_ip_address!r}")
+        identifier_spans(self.identifier_versions)  # ValueError when malformed
+
+    def refused_id_types(self) -> dict[str, IdentifierSpan]:
+        """The ``userIds`` types ``api_version`` does not accept (none without a version)."""
+        if self.api_version is None:
+            return {}
+        return refused_id_types(self.api_version, self.identifier_versions)
 
     def zone(self) -> ZoneInfo:
         """The ``default_timezone`` as a ZoneInfo; a ValueError naming the setting when it does not exist."""

@@ -22,8 +22,15 @@ from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
 import orjson
 
-from airflow_provider_linkedin_capi import urns
-from airflow_provider_linkedin_capi.constants import DEFAULT_API_VERSION, DEFAULT_HOST, MAX_IN_FLIGHT
+from airflow_provider_linkedin_capi import api_versions, urns
+from airflow_provider_linkedin_capi.constants import (
+    AUTO_IN_FLIGHT,
+    DEFAULT_API_VERSION,
+    DEFAULT_HOST,
+    LINKEDIN_OAUTH_HOST,
+    MAX_IN_FLIGHT,
+    TOKEN_PATH,
+)
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiConfigError
 
 # ----------------------------------------------------------------------------------------------------
@@ -92,8 +99,6 @@ def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
 
 
 LINKEDIN_API_HOST = "api.linkedin.com"
-LINKEDIN_OAUTH_HOST = "www.linkedin.com"
-TOKEN_PATH = "/oauth/v2/accessToken"
 LINKEDIN_TOKEN_URL = f"https://{LINKEDIN_OAUTH_HOST}{TOKEN_PATH}"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -167,41 +172,30 @@ def _is_linkedin_oauth(parts: SplitResult) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------------
-# When LinkedIn will stop serving a ``LinkedIn-Version`` month, and a warning before it does.
-#
-# A sunset version answers 426 to every request (docs/linkedin-contract.md §1.10), so every task of a
-# connection that pins it fails on the same day with no warning from LinkedIn; third-party integrations broke
-# this way again and again. LinkedIn supports each monthly version "for a minimum of one year", and
-# its published sunset dates fall mid-month a year after release (202510 -> 2026-10-15, 202511 -> 2026-11-16;
-# §1.8, CONFIRMED doc), so the date can be worked out from the version alone and the hook can warn ahead of
-# it.
+# A warning before LinkedIn stops serving the connection's ``LinkedIn-Version`` (``api_versions``).
 
 
-# Warn this many days before the expected sunset: enough for a change to reach production.
-VERSION_SUNSET_WARNING_DAYS = 60
-
-
-def expected_sunset(version: str) -> date:
-    """The 15th of the version's month, one year on (a ``YYYYMM`` string, already validated)."""
-    return date(int(version[:4]) + 1, int(version[4:6]), 15)
+def sunset_note(version: str, today: date) -> str:
+    """``LinkedIn-Version``'s sunset for a message: the date, how it is known, and how far off it is."""
+    return api_versions.sunset_of(version).describe(today)
 
 
 def warn_if_version_near_sunset(
     version: str, today: date, log: logging.Logger | Any, conn_id: str | None = None
 ) -> bool:
-    """Log a warning when ``version`` is expected to be sunset within the warning window (or already is)."""
-    sunset = expected_sunset(version)
-    days_left = (sunset - today).days
-    if days_left > VERSION_SUNSET_WARNING_DAYS:
+    """Log a warning when ``version`` is sunset within the warning window (or already is)."""
+    if not api_versions.sunset_is_near(version, today):
         return False
+    sunset = api_versions.sunset_of(version)
+    gone = sunset.days_left(today) < 0
     log.warning(
-        "LinkedIn-Version %s is expected to be sunset around %s (%s); set the 'api_version' extra of "
-        "connection %r to a newer YYYYMM month, or upgrade the provider, before LinkedIn answers every "
-        "request with HTTP 426.",
+        "LinkedIn-Version %s %s: %s the 'api_version' extra of connection %r to a newer YYYYMM month, or "
+        "upgrade the provider%s.",
         version,
-        sunset.isoformat(),
-        f"in {days_left} days" if days_left >= 0 else f"{-days_left} days ago",
+        sunset.describe(today),
+        "LinkedIn answers every request with HTTP 426 now; set" if gone else "set",
         conn_id,
+        "" if gone else ", before LinkedIn answers every request with HTTP 426",
     )
     return True
 
@@ -264,12 +258,15 @@ class LinkedInCapiConnectionConfig:
     access_token: str | None = field(default=None, repr=False)
     ad_account_id: str | None = None
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
-    max_in_flight: int | None = None
+    #: ``"auto"``, a fixed 1 to 16, or ``None`` (unset: the push's default, ``"auto"``).
+    max_in_flight: int | str | None = None
     timeout: float | None = None
     max_retries: int | None = None
     retry_min_wait: float | None = None
     retry_max_wait: float | None = None
     propagation_wait: float | None = None
+    #: Overrides of the versions that accept each ``userIds`` type (``api_versions.IDENTIFIER_SPANS``).
+    identifier_versions: dict[str, Any] | None = None
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -344,6 +341,7 @@ class LinkedInCapiConnectionConfig:
             except ValueError as err:
                 raise LinkedInCapiConfigError(f"{where}: extra 'ad_account_id': {err}") from None
 
+        identifier_versions = _identifier_versions(where, extra("identifier_versions"))
         numbers = {
             name: _number(where, f"extra {name!r}", extra(name), kind, minimum)
             for name, kind, minimum in _NUMERIC_SETTINGS
@@ -359,11 +357,41 @@ class LinkedInCapiConnectionConfig:
             refresh_token=refresh_token,
             access_token=access_token,
             ad_account_id=account,
-            max_in_flight=_number(
-                where, "extra 'max_in_flight'", extra("max_in_flight"), int, 1, MAX_IN_FLIGHT
-            ),
+            identifier_versions=identifier_versions,
+            max_in_flight=_in_flight(where, extra("max_in_flight")),
             **numbers,
         )
+
+
+def _in_flight(where: str, value: Any) -> int | str | None:
+    """The ``max_in_flight`` extra: ``"auto"`` (any case), or a whole number from 1 to 16 (text too)."""
+    if isinstance(value, str) and value.lower() == AUTO_IN_FLIGHT:
+        return AUTO_IN_FLIGHT
+    try:
+        return _number(where, "extra 'max_in_flight'", value, int, 1, MAX_IN_FLIGHT)
+    except LinkedInCapiConfigError as err:
+        raise LinkedInCapiConfigError(f"{err} (or {AUTO_IN_FLIGHT!r})") from None
+
+
+def _identifier_versions(where: str, value: Any) -> dict[str, Any] | None:
+    """The ``identifier_versions`` extra: a JSON object (or its text), idType -> [first, until]."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise LinkedInCapiConfigError(f"{where}: extra 'identifier_versions' is not JSON") from None
+    if not isinstance(value, dict):
+        raise LinkedInCapiConfigError(
+            f"{where}: extra 'identifier_versions' must be an object such as "
+            '{"ORACLE_MOAT_ID": [null, "202609"]}'
+        )
+    try:
+        api_versions.identifier_spans(value)
+    except ValueError as err:
+        raise LinkedInCapiConfigError(f"{where}: extra {err}") from None
+    return value
 
 
 def first_set(explicit: T | None, configured: T | None, default: T) -> T:

@@ -22,10 +22,11 @@ answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -75,7 +76,7 @@ from airflow_provider_linkedin_capi.hooks._connection import (
     SettingArguments,
     SettingsProperties,
     connection_form_widgets,
-    expected_sunset,
+    sunset_note,
     ui_field_behaviour,
     warn_if_version_near_sunset,
 )
@@ -163,10 +164,28 @@ class EncodedEvents(Sequence[dict[str, Any]]):
         return f"<EncodedEvents: {self._count} event(s), {len(self.body):,} bytes>"
 
 
+@dataclasses.dataclass
+class ExchangeTally:
+    """What one thread's calls to LinkedIn met while :meth:`LinkedInCapiHook.tally_exchanges` was open.
+
+    For the push's window that sizes itself (``max_in_flight="auto"``), which needs LinkedIn's own time per
+    request, not the time a batch also spent waiting for the budget's pacer or between retries, and the 429s
+    the hook retried without telling its caller.
+    """
+
+    #: Answers other than 429 (any status), and the seconds from sending each request to reading its answer.
+    answers: int = 0
+    answer_seconds: float = 0.0
+    #: 429 answers (each retried by the hook, or the last one raised).
+    throttled: int = 0
+    #: Seconds the requests waited for a slot of the connection's budget (the pacer) before being sent.
+    paced_seconds: float = 0.0
+
+
 T = TypeVar("T")
 
 
-__all__ = ["BatchResult", "EncodedEvents", "LinkedInCapiAsyncHook", "LinkedInCapiHook"]
+__all__ = ["BatchResult", "EncodedEvents", "ExchangeTally", "LinkedInCapiAsyncHook", "LinkedInCapiHook"]
 
 RULES_PAGE_SIZE = 100
 # A rule found by name after a dropped create counts as ours only if LinkedIn created it this recently.
@@ -212,6 +231,8 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         self._stopping = threading.Event()
         #: The exchanges open now, on any thread: cut off when the task stops (see :meth:`abort_exchanges`).
         self._open_exchanges: set[_transport.ExchangeDeadline] = set()
+        #: Per thread: the :class:`ExchangeTally` that :meth:`tally_exchanges` opened, if any.
+        self._tallies = threading.local()
 
     @cached_property
     def config(self) -> LinkedInCapiConnectionConfig:
@@ -272,6 +293,19 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         """Cut off the exchanges still waiting for LinkedIn's answer (after :meth:`request_stop`)."""
         for exchange in list(self._open_exchanges):
             exchange.cut_off()
+
+    @contextlib.contextmanager
+    def tally_exchanges(self) -> Iterator[ExchangeTally]:
+        """Count, on this thread, what LinkedIn answers until the block ends (see :class:`ExchangeTally`).
+
+        Thread-local, so that each of a push's sending threads measures its own batch.
+        """
+        tally, outer = ExchangeTally(), getattr(self._tallies, "current", None)
+        self._tallies.current = tally
+        try:
+            yield tally
+        finally:
+            self._tallies.current = outer
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` unless the hook is asked to stop meanwhile; then raise."""
@@ -385,10 +419,11 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
         tries = TokenTries()
         json_body = data is not None
         while True:
-            self.rate_limiter.acquire()
+            paced = self.rate_limiter.acquire()
             headers = standard_headers(
                 token.value, self.api_version, restli_method=restli_method, json_body=json_body
             )
+            sent_at = time.monotonic()
             try:
                 response = _transport.send(
                     self.get_conn(),
@@ -402,6 +437,14 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
                 )
             except _transport.TRANSPORT_ERRORS as err:
                 raise _transport.transport_failure(err) from None
+            tally = getattr(self._tallies, "current", None)
+            if tally is not None:
+                tally.paced_seconds += paced
+                if response.status_code == 429:
+                    tally.throttled += 1
+                else:
+                    tally.answers += 1
+                    tally.answer_seconds += time.monotonic() - sent_at
             uuid = response.headers.get("x-li-uuid")
             self.log.debug(
                 "LinkedIn %s %s -> %s (attempt %d, x-li-uuid %s)",
@@ -675,16 +718,23 @@ class LinkedInCapiHook(SettingsProperties, BaseHook):
     # ------------------------------------------------------------------ connection test
 
     def test_connection(self) -> tuple[bool, str]:
-        """Prove the credentials and the version: get a token, then read one rule of the ad account."""
+        """
+        Prove the connection can push: get a token, then read one rule of the ad account.
+
+        Success means that read ran. A token alone proves neither the scopes, nor the member's role on
+        the account, nor the version, so a connection without ``ad_account_id`` fails the test (Airflow's
+        CLI shows only "Connection success!" and would drop a note that the check was skipped).
+        """
         try:
             self._tokens.current()
             api_version = self.api_version
-            version = f"LinkedIn-Version {api_version} (expected sunset {expected_sunset(api_version)})"
+            version = f"LinkedIn-Version {api_version} ({sunset_note(api_version, datetime.now(UTC).date())})"
             account = self.ad_account_id
             if account is None:
-                return True, (
-                    f"Obtained an access token for connection {self.linkedin_capi_conn_id!r}; it has no "
-                    f"'ad_account_id', so the API check ({version}) was skipped"
+                return False, (
+                    f"Obtained an access token for connection {self.linkedin_capi_conn_id!r}, but it has no "
+                    "'ad_account_id', so the API check could not run: add the extra 'ad_account_id' (the "
+                    "number in Campaign Manager's URL, .../accounts/<id>/...) and test again"
                 )
             account_urn = urns.account_urn(account)
             page = self._rules_page(account_urn, 0, 1, max_retries=1, timeout=min(self.timeout, 15.0))

@@ -18,12 +18,13 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_linkedin_capi.constants import MAX_BATCH_SIZE
 from airflow_provider_linkedin_capi.conversions import Rejection, RejectionCode
+from airflow_provider_linkedin_capi.conversions.builder import IDENTIFIER_KINDS, USER_ID_TYPES
 from airflow_provider_linkedin_capi.conversions.timestamps import format_epoch_ms
 from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiError,
@@ -31,8 +32,19 @@ from airflow_provider_linkedin_capi.exceptions import (
     LinkedInCapiUnreadableBatchAnswer,
     PushKilledError,
 )
-from airflow_provider_linkedin_capi.hooks.linkedin_capi import BatchResult, EncodedEvents
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import (
+    BatchResult,
+    EncodedEvents,
+    ExchangeTally,
+    json_body,
+)
 from airflow_provider_linkedin_capi.push.files import RejectionLog, rejection_for_event
+from airflow_provider_linkedin_capi.push.sizing import (
+    Answer,
+    MemoryHeadroom,
+    WindowSizer,
+    latency_summary,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -360,11 +372,13 @@ class SettleColumns:
     """What settling a batch reads of each event, taken before the events are encoded for sending.
 
     ``event_ids`` only with a ledger, which records them; a refused event is read back from the batch.
+    ``kinds``: events per identifier kind, counted in the request body once it is written.
     """
 
     happened_at: array[int]
     rules: list[str]
     event_ids: list[str] | None
+    kinds: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, events: Sequence[dict[str, Any]], *, with_event_ids: bool) -> SettleColumns:
@@ -425,6 +439,11 @@ class EventDelivery:
         self.last_event_ms: int | None = None
         #: Events counted as sent, per conversion rule URN (for the asset events and lineage output).
         self.sent_per_rule: Counter[str] = Counter()
+        #: Events counted as sent, per identifier kind (``IDENTIFIER_KINDS``): the push's match readiness.
+        self.identifier_coverage: Counter[str] = Counter()
+        #: The kinds worth looking for in a batch: those the query's columns can fill (set by the engine once
+        #: the builder knows them; each kind costs a scan of the body).
+        self.possible_kinds: Collection[str] = IDENTIFIER_KINDS
         #: Wall-clock time (epoch seconds) at which the last batch was settled.
         self.last_batch_at: float | None = None
 
@@ -442,9 +461,13 @@ class EventDelivery:
                 return None
         columns = SettleColumns.of(events, with_event_ids=self.ledger is not None)
         if self.dry_run or self.hook is None:
+            body = json_body({"elements": events})
+            columns = replace(columns, kinds=identifier_kinds(body, self.possible_kinds))
             self._count(columns, events, rows, {}, ())
             return None
-        return PendingBatch(EncodedEvents(events), columns, rows)
+        encoded = EncodedEvents(events)
+        kinds = identifier_kinds(encoded.body, self.possible_kinds)
+        return PendingBatch(encoded, replace(columns, kinds=kinds), rows)
 
     def send(self, batch: PendingBatch) -> PendingBatch:
         """POST the batch through the hook and keep LinkedIn's answer or error on it; never raises.
@@ -539,8 +562,11 @@ class EventDelivery:
             taken = [i for i in range(len(stamps)) if i not in not_taken]
             stamps = [stamps[i] for i in taken]
             self.sent_per_rule.update(columns.rules[i] for i in taken)
+            lost = json_body({"elements": [events[i] for i in sorted(not_taken)]})
+            self.identifier_coverage.update(columns.kinds - identifier_kinds(lost, self.possible_kinds))
         else:
             self.sent_per_rule.update(columns.rules)
+            self.identifier_coverage.update(columns.kinds)
         if not stamps:
             return
         self.events_sent += len(stamps)
@@ -557,6 +583,26 @@ class EventDelivery:
     @property
     def last_event_at(self) -> str | None:
         return None if self.last_event_ms is None else format_epoch_ms(self.last_event_ms)
+
+
+# Events per identifier kind, counted in a batch's request body instead of event by event: the body is
+# written anyway, and ``bytes.count`` scans it in C. Each pattern is exact: a ``"`` inside a JSON string is
+# always escaped, so ``"idType":"SHA256_EMAIL"`` or ``"lead":"`` can only be the event's own structure,
+# never part of a value. orjson writes no spaces, and an event holds each kind at most once.
+_KIND_PATTERNS = (
+    *((kind, b'"idType":"' + kind.encode() + b'"') for kind in USER_ID_TYPES),
+    ("userInfo", b'"userInfo":{'),
+    ("externalIds", b'"externalIds":['),
+    ("lead", b'"lead":"'),
+)
+
+
+def identifier_kinds(body: bytes, kinds: Collection[str] = IDENTIFIER_KINDS) -> Counter[str]:
+    """Events per identifier kind in a request body (``{"elements": [...]}``) or any JSON of events, for
+    the ``kinds`` asked about (each is one scan of the body, about 0.1 µs per event)."""
+    return Counter(
+        {kind: found for kind, pattern in _KIND_PATTERNS if kind in kinds and (found := body.count(pattern))}
+    )
 
 
 def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
@@ -584,6 +630,9 @@ def _linkedin_rejection(event: dict[str, Any], message: str) -> Rejection:
 #   they were submitted, otherwise in the order they finished;
 # - at most ``limit`` batches are being sent; :meth:`InFlightWindow.submit` blocks while the window is full,
 #   so no more than ``limit + 1`` batches exist at once (those in flight and the one being handed over);
+#   with ``max_in_flight="auto"`` the limit moves between 1 and 16 (:mod:`.sizing`, fed on the task's
+#   thread with LinkedIn's time per request, the waits for the pacer and the 429s each batch met); a smaller
+#   limit lets the batches in flight finish and sends no new one until fewer are in flight;
 # - after the first failure no new batch starts: the batches in flight finish and are settled, then that
 #   first failure is raised, so the counts in the task's failure message are exact;
 # - when the task stops for any other reason (the database, an exception), the batches in flight are
@@ -610,17 +659,39 @@ class InFlightWindow:
     Use ``submit`` as the pipeline's batch sink and call :meth:`finish` after the last batch; leaving the
     ``with`` block on an error waits for and settles the batches in flight without raising their errors
     over the one that is already on its way.
+
+    :param limit: a fixed number of batches in flight; ``"auto"`` (sized for ``requests_per_minute``) or a
+        :class:`~airflow_provider_linkedin_capi.push.sizing.WindowSizer` for a window that sizes itself.
+    :param memory: what tells an ``auto`` window whether it may grow (default: the process's RSS within
+        48 MiB of what it was when the first batch was answered; see :mod:`.sizing`).
     """
 
-    def __init__(self, delivery: EventDelivery, limit: int) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"the number of batches in flight must be an int >= 1, got {limit!r}")
+    def __init__(
+        self,
+        delivery: EventDelivery,
+        limit: int | str | WindowSizer,
+        *,
+        requests_per_minute: int = 600,
+        memory: MemoryHeadroom | None = None,
+    ) -> None:
+        if limit == "auto":
+            limit = WindowSizer.sized(requests_per_minute)
+        if isinstance(limit, WindowSizer):
+            self.sizer = limit
+        elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"the number of batches in flight must be an int >= 1 or 'auto', got {limit!r}")
+        else:
+            self.sizer = WindowSizer.fixed(limit)
         self.delivery = delivery
-        self.limit = limit
-        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="linkedin-capi-send")
+        self._memory = (memory or MemoryHeadroom()) if self.sizer.auto else None
+        self._pool = ThreadPoolExecutor(max_workers=self.sizer.cap, thread_name_prefix="linkedin-capi-send")
         # future -> submission number, so that batches finished together settle in submission order
         self._running: dict[Future[PendingBatch], int] = {}
         self._batches: dict[Future[PendingBatch], PendingBatch] = {}
+        #: What each batch in flight met at LinkedIn, written by its sending thread (see :meth:`_send`).
+        self._met: dict[Future[PendingBatch], _Met] = {}
+        #: LinkedIn's time to answer each batch settled (its requests' round trips, without pacing waits).
+        self.batch_seconds: list[float] = []
         self._submitted = 0
         self._failure: Exception | None = None
         self._stop_reason: str | None = None
@@ -631,6 +702,7 @@ class InFlightWindow:
     def submit(self, events: list[dict[str, Any]], rows: Sequence[int]) -> None:
         """Start sending one batch, after waiting for a free place; raises the push's first failure."""
         self._settle_finished(block=False)
+        self._note_if_full()
         while self._failure is None and self._stop_reason is None and len(self._running) >= self.limit:
             # A bounded wait, so that a stop request is seen within a moment even while answers are slow.
             self._settle_finished(block=True, timeout=_STOP_POLL_SECONDS)
@@ -643,10 +715,79 @@ class InFlightWindow:
         if batch is None:
             return
         self._submitted += 1
-        future = self._pool.submit(self.delivery.send, batch)
+        met = _Met(self.sizer.epoch, len(self._running) + 1)
+        future = self._pool.submit(self._send, batch, met)
         self._running[future] = self._submitted
         self._batches[future] = batch
-        self.most_in_flight = max(self.most_in_flight, len(self._running))
+        self._met[future] = met
+        in_flight = len(self._running)
+        self.most_in_flight = max(self.most_in_flight, in_flight)
+        for other in self._met.values():  # at most 16
+            other.in_flight = max(other.in_flight, in_flight)
+        self._note_if_full()
+
+    def _note_if_full(self) -> None:
+        """A full window: the batches on their way saw the push wait for a place (so it could use more)."""
+        if len(self._running) >= self.limit:
+            for met in self._met.values():  # at most 16
+                met.window_full = True
+
+    @property
+    def limit(self) -> int:
+        """Batches that may be in flight now (it moves with ``auto``)."""
+        return self.sizer.limit
+
+    def describe(self) -> str:
+        """The window for the push's log line: ``max_in_flight=4`` or ``max_in_flight=auto: 4 to 11, ...``."""
+        return self.sizer.describe()
+
+    def summary(self) -> dict[str, Any]:
+        """``in_flight_window`` and ``batch_seconds`` of the push's summary."""
+        return {
+            "in_flight_window": self.sizer.summary(self.most_in_flight),
+            "batch_seconds": latency_summary(self.batch_seconds),
+        }
+
+    def _send(self, batch: PendingBatch, met: _Met) -> PendingBatch:
+        """On a sending thread: send ``batch``, and note LinkedIn's time for it and the 429s it met.
+
+        The hook tallies its own exchanges on this thread (the waits for the budget and between retries
+        left out); a stand-in hook without a tally is timed as a whole.
+        """
+        tally = getattr(self.delivery.hook, "tally_exchanges", None)
+        if tally is None:
+            started = time.monotonic()
+            self.delivery.send(batch)
+            met.answers, met.seconds = 1, time.monotonic() - started
+            return batch
+        with tally() as seen:
+            met.live = seen
+            self.delivery.send(batch)
+        met.answers, met.seconds, met.throttled = seen.answers, seen.answer_seconds, seen.throttled
+        met.paced = seen.paced_seconds
+        return batch
+
+    def _watch_throttles(self) -> None:
+        """Tell the sizer at once of a 429 a batch still in flight met, rather than when the hook's retry of
+        it is answered, seconds later: the window halves before it sends more into the throttle."""
+        for met in self._met.values():  # at most 16
+            live = met.live
+            if live is not None and live.throttled > met.reported:
+                fresh, met.reported = live.throttled - met.reported, live.throttled
+                self.sizer.observe(Answer(None, fresh, met.epoch, met.in_flight))
+
+    def _observe(self, met: _Met) -> None:
+        """Feed one answered batch to the sizer (on the task's thread, like settling)."""
+        if met.answers:
+            self.batch_seconds.append(met.seconds)
+        per_request = met.seconds / met.answers if met.answers else None
+        paced = met.paced / (met.answers + met.throttled) if met.paced is not None and met.answers else None
+        memory_ok = self._memory is None or self._memory.allows()
+        throttled = max(0, met.throttled - met.reported)
+        self.sizer.observe(
+            Answer(per_request, throttled, met.epoch, met.in_flight, paced, met.window_full),
+            memory_ok=memory_ok,
+        )
 
     def request_stop(self, reason: str) -> None:
         """Start no new batch and stop every retry: the next :meth:`submit` ends the push (see
@@ -694,6 +835,7 @@ class InFlightWindow:
             self._settle_for(_ABORT_WAIT_SECONDS)
         for future in sorted(self._running, key=self._running.__getitem__):
             del self._running[future]
+            self._met.pop(future, None)
             self.delivery.give_up(self._batches.pop(future))
         if self.delivery.in_doubt:
             log.warning(
@@ -711,9 +853,12 @@ class InFlightWindow:
         if not self._running:
             return
         done, _ = wait(self._running, timeout=timeout if block else 0, return_when=FIRST_COMPLETED)
+        if self.sizer.auto:
+            self._watch_throttles()
         for future in sorted(done, key=self._running.__getitem__):
             del self._running[future]
             self._batches.pop(future, None)
+            self._observe(self._met.pop(future))
             try:
                 self.delivery.settle(future.result())
             except Exception as error:
@@ -745,6 +890,30 @@ class InFlightWindow:
         finally:
             # After a fast stop, threads still in a call that could not be cut off are not waited for.
             self._pool.shutdown(wait=not self._stopped_fast, cancel_futures=True)
+
+
+@dataclass
+class _Met:
+    """What one batch met at LinkedIn (see :class:`~airflow_provider_linkedin_capi.push.sizing.Answer`).
+
+    ``epoch``, ``in_flight`` and ``reported`` are written on the task's thread, the rest by the batch's
+    sending thread (``answers``, ``seconds`` and ``throttled`` before its future completes).
+    """
+
+    epoch: int
+    #: The most batches in flight at once while this one was (itself included).
+    in_flight: int
+    answers: int = 0
+    seconds: float = 0.0
+    throttled: int = 0
+    #: Seconds its requests waited for the pacer (``None``: a hook that does not tell).
+    paced: float | None = None
+    #: Whether the window was full at some moment while this batch was on its way.
+    window_full: bool = False
+    #: The hook's tally while the batch is being sent; its 429s are read from the task's thread.
+    live: ExchangeTally | None = None
+    #: Of those 429s, how many the sizer was told of while the batch was in flight.
+    reported: int = 0
 
 
 def _is_a_stop(exc: BaseException) -> bool:

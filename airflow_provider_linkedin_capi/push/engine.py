@@ -26,7 +26,8 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSki
 from airflow_provider_linkedin_capi.constants import CONFIG_SECTION, DEFAULT_MAX_IN_FLIGHT
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError, PushKilledError
-from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
+from airflow_provider_linkedin_capi.hooks.linkedin_capi import json_body
+from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow, identifier_kinds
 from airflow_provider_linkedin_capi.push.files import EventSpool, RejectionLog
 from airflow_provider_linkedin_capi.push.pipeline import (
     BatchSink,
@@ -40,8 +41,11 @@ from airflow_provider_linkedin_capi.push.report import (
     PushRecord,
     PushTelemetry,
     check_rejected_fraction,
+    coverage_drops,
+    coverage_line,
     handle_empty_result,
     interrupted_by_linkedin,
+    previous_coverage,
     push_summary,
     stopped_after,
 )
@@ -89,6 +93,9 @@ class ConversionPush:
         self.record: PushRecord | None = None
         self._stop_reason: str | None = None
         self._window: InFlightWindow | None = None
+        self._builder: EventBuilder | None = None
+        #: (coverage, events sent) of this task's previous successful run, read when the push starts.
+        self._previous_coverage: tuple[dict[str, int], int] | None = None
         #: Where the delivery ledger lives: the ``ledger_path`` option, else the deployment's default.
         self.ledger_path = self.options.ledger_path or deployment_ledger_path(self.context)
 
@@ -129,12 +136,13 @@ class ConversionPush:
 
     def _run(self, telemetry: PushTelemetry) -> dict[str, Any]:
         options = self.options
-        settings = options.conversion_settings()
         hook = self.hook
+        settings = options.conversion_settings(hook.api_version, hook.config.identifier_versions)
+        self._previous_coverage = previous_coverage(self.context)
         ledger: DeliveryLedger | None = None
         try:
             max_in_flight = options.max_in_flight or hook.config.max_in_flight or DEFAULT_MAX_IN_FLIGHT
-            rules = ConversionRuleGate(hook, options.max_distinct_rules)
+            rules = ConversionRuleGate(hook, options.max_distinct_rules, self.log)
             if options.conversion_rule_id not in (None, ""):
                 rules.require(options.conversion_rule_id)
             self.source.check(self.log)
@@ -173,6 +181,8 @@ class ConversionPush:
             rejections,
             options.rejects_path and str(options.rejects_path),
             dry_run=bool(options.dry_run),
+            rule_has_campaigns=rules.rule_has_campaigns,
+            window=self._window,
         )
         self.record.summary = summary
         telemetry.rows_read = pipeline.rows_read
@@ -197,6 +207,40 @@ class ConversionPush:
                 "(on_in_doubt='skip')",
                 delivery.skipped_in_doubt,
             )
+        if summary["events_sent"]:
+            self.log.info(
+                "Identifier coverage of the %d event(s) sent: %s",
+                summary["events_sent"],
+                coverage_line(summary["identifier_coverage"], summary["events_sent"]),
+            )
+        if self._previous_coverage is not None and not options.dry_run:
+            drops = coverage_drops(
+                self._previous_coverage,
+                summary["identifier_coverage"],
+                summary["events_sent"],
+                options.coverage_drop_warning,
+            )
+            if drops:
+                self.log.warning(
+                    "Identifier coverage fell against the previous run of this task: %s (more than %g "
+                    "points). LinkedIn will match fewer of these conversions; check the query's identifier "
+                    "columns",
+                    "; ".join(drops),
+                    options.coverage_drop_warning,
+                )
+        if self._builder is not None and self._builder.dropped_id_types:
+            refused = self._builder.refused_id_types
+            for id_type, rows in sorted(self._builder.dropped_id_types.items()):
+                self.log.warning(
+                    "Sent %d event(s) without their %s, which LinkedIn-Version %s does not take (%s: %s; the "
+                    "connection extra identifier_versions overrides it); rows with no other identifier were "
+                    "rejected as unsupported_in_api_version",
+                    rows,
+                    id_type,
+                    settings.api_version,
+                    refused[id_type].label,
+                    refused[id_type].source,
+                )
         if delivery.already_delivered:
             self.log.info(
                 "Left out %d event(s) that an earlier run delivered (ledger %s)",
@@ -212,7 +256,7 @@ class ConversionPush:
         pipeline: RowPipeline,
         delivery: EventDelivery,
         progress: ProgressReporter,
-        max_in_flight: int,
+        max_in_flight: int | str,
     ) -> DuplicateFilter:
         """Read, validate and deliver every row: the engine's steps, wired here and nowhere else.
 
@@ -224,18 +268,22 @@ class ConversionPush:
         options = self.options
         validate_first = options.on_invalid == "fail"
         rejections = pipeline.rejections
-        window = self._window = InFlightWindow(delivery, max_in_flight)
+        window = self._window = InFlightWindow(
+            delivery, max_in_flight, requests_per_minute=self.hook.requests_per_minute
+        )
         if self._stop_reason is not None:  # asked to stop before the window existed
             window.request_stop(self._stop_reason)
         duplicates: DuplicateFilter | None = None
         try:
             spool_or_none = EventSpool() if validate_first else nullcontext()
             with window, collector_paused_for_old_objects(), spool_or_none as spool:
-                duplicates = DuplicateFilter(
-                    spool.write if spool is not None else window.submit, fail=options.on_duplicate == "fail"
-                )
+                first_sink = spool.write if spool is not None else window.submit
+                if options.on_coverage_drop == "fail" and self._previous_coverage is not None:
+                    first_sink = self._coverage_checked(first_sink)
+                duplicates = DuplicateFilter(first_sink, fail=options.on_duplicate == "fail")
                 with self.source.open(options.batch_size) as stream:
                     builder = self._event_builder(stream.columns, settings)
+                    delivery.possible_kinds = builder.possible_kinds
                     pipeline.run(builder, stream.chunks(), self._unless_stopped(duplicates))
                 if spool is not None:
                     self.log.info("All %d rows are valid; sending them", pipeline.rows_read)
@@ -249,10 +297,10 @@ class ConversionPush:
                 window.finish()
             if delivery.batches and not options.dry_run:
                 self.log.info(
-                    "Sent %d batch(es), at most %d at once (max_in_flight=%d)",
+                    "Sent %d batch(es), at most %d at once (%s)",
                     delivery.batches,
                     window.most_in_flight,
-                    max_in_flight,
+                    window.describe(),
                 )
         except (LinkedInCapiError, requests.RequestException) as exc:
             raise interrupted_by_linkedin(
@@ -272,6 +320,31 @@ class ConversionPush:
                 exc.add_note(stopped)
             raise
         return duplicates
+
+    def _coverage_checked(self, sink: BatchSink) -> BatchSink:
+        """``sink``, failing the push at its first batch if an identifier kind's share fell too far
+        (``on_coverage_drop="fail"``): nothing has been sent then, and the first batch is the sample."""
+        checked = False
+
+        def check_first(events: list[dict[str, Any]], rows: Sequence[int]) -> None:
+            nonlocal checked
+            if not checked:
+                checked = True
+                assert self._previous_coverage is not None
+                kinds = identifier_kinds(json_body({"elements": events}))
+                drops = coverage_drops(
+                    self._previous_coverage, kinds, len(events), self.options.coverage_drop_warning
+                )
+                if drops:
+                    raise AirflowFailException(
+                        f"Identifier coverage fell against the previous run, measured on the first "
+                        f"{len(events)} event(s): {'; '.join(drops)} (more than "
+                        f"{self.options.coverage_drop_warning:g} points; on_coverage_drop='fail'). A column "
+                        "the query used to fill may be empty or missing. Nothing was sent."
+                    )
+            sink(events, rows)
+
+        return check_first
 
     def _unless_stopped(self, sink: BatchSink) -> BatchSink:
         """``sink``, refusing the next batch once a stop was requested."""
@@ -303,6 +376,13 @@ class ConversionPush:
                 len(builder.ignored_columns),
                 ", ".join(builder.ignored_columns),
             )
+        if settings.hash_ip_address and not builder.hashes_ip_address:
+            self.log.warning(
+                "hash_ip_address is set, but LinkedIn-Version %s does not take SHA256_IP_ADDRESS (202607 and "
+                "later, THIRD-PARTY): ip_address is sent as PLAINTEXT_IP_ADDRESS",
+                settings.api_version,
+            )
+        self._builder = builder
         return builder
 
 

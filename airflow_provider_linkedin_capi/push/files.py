@@ -144,6 +144,8 @@ def _as_line(row: int, code: str, rejection: Rejection) -> dict[str, Any]:
         "code": code,
         "field": rejection.field,
         "message": rejection.message,
+        "value": rejection.value,
+        "keys": rejection.keys,
         "sha256_email": rejection.sha256_email,
     }
 
@@ -334,7 +336,40 @@ def _read_part(part: Any) -> np.ndarray | None:
 # if absent (``O_EXCL`` on a local disk; on an object store, which may have no conditional write, the lease
 # is written and read back, and whoever's lease is read back holds it). The holder renews it from a
 # background thread; a killed try's lease expires and is taken over. A second push waits, bounded, then
-# fails naming the holder.
+# fails naming the holder. A lease whose holder ran on this machine (the same host name and the same process
+# namespace) and whose process is gone is taken over at once: a retry on the worker that was killed need not
+# wait out the lease. A holder elsewhere cannot be checked, and its lease is waited out.
+
+
+def _this_machine() -> str | None:
+    """Host name and process-namespace id: two processes that share both can see each other's pids.
+
+    ``None`` where the namespace cannot be read (not Linux): a lease is then never taken over early.
+    """
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{socket.gethostname()}/{namespace}"
+
+
+_MACHINE = _this_machine()
+
+
+def _held_by_a_gone_process_here(holder: dict[str, Any]) -> bool:
+    """Whether the lease's holder ran on this machine and its process no longer exists."""
+    pid = holder.get("pid")
+    if _MACHINE is None or holder.get("machine") != _MACHINE or not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False  # this process holds it (another push in it): wait as for any holder
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (another user's process, for one): alive as far as we can tell
+        return False
+    return False
 
 
 #: A lease lasts this long unless its holder renews it (a third of the way through).
@@ -380,6 +415,14 @@ class LedgerLease:
                 # Expired (a killed try) or unreadable: take it over, unless it changed meanwhile.
                 self._remove_if(holder)
                 continue
+            if _held_by_a_gone_process_here(holder):
+                self._log.info(
+                    "Taking over the delivery ledger's lease from %s, a process on this machine that is "
+                    "no longer running (a killed try)",
+                    holder.get("owner"),
+                )
+                self._remove_if(holder)
+                continue
             if time.monotonic() >= deadline:
                 until = datetime.fromtimestamp(holder["expires"], UTC).isoformat(timespec="seconds")
                 raise LedgerBusyError(
@@ -407,7 +450,14 @@ class LedgerLease:
             self._remove_if(holder)
 
     def _body(self) -> bytes:
-        return orjson.dumps({"owner": self.owner, "expires": time.time() + self._seconds})
+        return orjson.dumps(
+            {
+                "owner": self.owner,
+                "expires": time.time() + self._seconds,
+                "machine": _MACHINE,
+                "pid": os.getpid(),
+            }
+        )
 
     def _create(self) -> bool:
         local = _local(self._file)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_linkedin_capi.constants import MAX_BATCH_SIZE, MAX_IN_FLIGHT
+from airflow_provider_linkedin_capi.constants import AUTO_IN_FLIGHT, MAX_BATCH_SIZE, MAX_IN_FLIGHT
 from airflow_provider_linkedin_capi.conversions import ConversionSettings
 from airflow_provider_linkedin_capi.exceptions import BadArgumentError
 from airflow_provider_linkedin_capi.urns import is_templated
@@ -25,6 +25,9 @@ ON_DUPLICATE_CHOICES = ("send_once", "fail")
 #: What a retry does with events an earlier try left in doubt (killed before LinkedIn answered): send them
 #: again (LinkedIn may then hold them twice) or leave them out (LinkedIn may then hold them never).
 ON_IN_DOUBT_CHOICES = ("resend", "skip")
+ON_COVERAGE_DROP_CHOICES = ("warn", "fail")
+#: Percentage points an identifier kind's share of the events may fall, against the previous run, unflagged.
+DEFAULT_COVERAGE_DROP_WARNING = 20.0
 #: What an empty source means: succeed with a warning, skip the task, or fail it.
 ON_EMPTY_CHOICES = ("succeed", "skip", "fail")
 #: Distinct rules a per-row ``conversion`` column may name in one push: each costs one lookup at LinkedIn,
@@ -38,6 +41,7 @@ _SETTING_FIELDS = (
     "max_event_age_days",
     "event_age_safety_margin_hours",
     "max_future_skew_seconds",
+    "hash_ip_address",
 )
 _NUMERIC_SETTINGS = frozenset(
     {"max_event_age_days", "event_age_safety_margin_hours", "max_future_skew_seconds"}
@@ -74,6 +78,9 @@ class PushOptions:
     on_empty: str = "succeed"
     max_in_flight: int | str | None = None
     on_in_doubt: str = "resend"
+    hash_ip_address: bool = False
+    coverage_drop_warning: float = DEFAULT_COVERAGE_DROP_WARNING
+    on_coverage_drop: str = "warn"
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -97,12 +104,17 @@ class PushOptions:
                 raise BadArgumentError(str(error)) from None
             raise BadArgumentError(f"{error}. Nothing was read or sent.") from None
 
-    def conversion_settings(self) -> ConversionSettings:
-        """The pure layer's settings (call on validated options)."""
+    def conversion_settings(
+        self, api_version: str | None = None, identifier_versions: Mapping[str, Any] | None = None
+    ) -> ConversionSettings:
+        """The pure layer's settings (call on validated options), for events sent with ``api_version``
+        under the connection's ``identifier_versions`` overrides."""
         return ConversionSettings(
             conversion_rule_id=self.conversion_rule_id if self.conversion_rule_id not in (None, "") else None,
             column_map=self.column_map,
             key_columns=self.key_columns,
+            api_version=api_version,
+            identifier_versions=identifier_versions,
             **{name: getattr(self, name) for name in _SETTING_FIELDS},
         )
 
@@ -116,7 +128,9 @@ class PushOptions:
         _one_of("on_duplicate", self.on_duplicate, ON_DUPLICATE_CHOICES)
         _one_of("on_empty", self.on_empty, ON_EMPTY_CHOICES)
         _one_of("on_in_doubt", self.on_in_doubt, ON_IN_DOUBT_CHOICES)
+        _one_of("on_coverage_drop", self.on_coverage_drop, ON_COVERAGE_DROP_CHOICES)
         _positive_number("progress_interval_seconds", self.progress_interval_seconds)
+        _percentage_points("coverage_drop_warning", self.coverage_drop_warning)
         if given("max_rejected_fraction"):
             read["max_rejected_fraction"] = _rejected_fraction(self.max_rejected_fraction)
         if given("max_distinct_rules"):
@@ -155,11 +169,20 @@ def whole_number(
     return text
 
 
-def in_flight_limit(value: Any) -> int | None:
-    """``max_in_flight``: ``None`` (the connection's extra, else the default) or 1 to the cap."""
+def in_flight_limit(value: Any) -> int | str | None:
+    """``max_in_flight``: ``None`` (the connection's extra, else the default), ``"auto"`` (the window sizes
+    itself to LinkedIn's latency) or a fixed 1 to the cap."""
     if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
         return None
-    return whole_number("max_in_flight", value, 1, MAX_IN_FLIGHT, templated=True)
+    if isinstance(value, str) and value.strip().lower() == AUTO_IN_FLIGHT:
+        return AUTO_IN_FLIGHT
+    try:
+        return whole_number("max_in_flight", value, 1, MAX_IN_FLIGHT, templated=True)
+    except BadArgumentError:
+        raise BadArgumentError(
+            f"max_in_flight must be a whole number from 1 to {MAX_IN_FLIGHT} or {AUTO_IN_FLIGHT!r}, "
+            f"got {value!r}"
+        ) from None
 
 
 def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -170,6 +193,11 @@ def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
 def _positive_number(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
         raise BadArgumentError(f"{name} must be a positive number, got {value!r}")
+
+
+def _percentage_points(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise BadArgumentError(f"{name} must be a number of percentage points from 0 to 100, got {value!r}")
 
 
 def _column_map(value: Any) -> dict[str, str] | None:

@@ -6,6 +6,7 @@ and repeats are counted or refused (:class:`DuplicateFilter`); full batches go t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from airflow_provider_linkedin_capi.exceptions import (
 from airflow_provider_linkedin_capi.push.files import rejection_for_event
 from airflow_provider_linkedin_capi.push.options import DEFAULT_MAX_DISTINCT_RULES
 from airflow_provider_linkedin_capi.rules import rule_usability
+from airflow_provider_linkedin_capi.rules.status import linked_campaign_urns
 
 if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.conversions import EventBuilder, Rejection
@@ -44,16 +46,34 @@ if TYPE_CHECKING:
 # The lookups are capped at ``max_distinct_rules`` distinct rules per push: a CRM column that happens to be
 # called ``conversion`` but holds deal ids would otherwise cost one GET per row, more than a day's request
 # budget at a million rows. Past the cap the task fails before the next lookup.
+#
+# A usable rule linked to no campaign still takes events, but LinkedIn credits them to no campaign, so no
+# campaign report ever shows them: the push warns once per such rule and says so in its summary
+# (``rule_has_campaigns``). Whether the rule entity carries ``autoAssociationType`` after creation is UNKNOWN;
+# when it does and says anything but ``NONE``, campaigns are taken to be linked by LinkedIn.
 
 
 class ConversionRuleGate:
     """Remembers, per rule URN, whether events may go to it (``admitted``) or why not (``refused``)."""
 
-    def __init__(self, hook: LinkedInCapiHook, max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES) -> None:
+    def __init__(
+        self,
+        hook: LinkedInCapiHook,
+        max_distinct_rules: int = DEFAULT_MAX_DISTINCT_RULES,
+        log: logging.Logger | None = None,
+    ) -> None:
         self.hook = hook
         self.max_distinct_rules = max_distinct_rules
+        self.log = log or logging.getLogger(__name__)
         self.admitted: set[str] = set()
         self.refused: dict[str, str] = {}
+        #: Admitted rules linked to no campaign (and not auto-associated), in the order they were read.
+        self.without_campaigns: list[str] = []
+
+    @property
+    def rule_has_campaigns(self) -> bool | None:
+        """Whether every rule events went to credits a campaign; None when no rule was read."""
+        return None if not self.admitted else not self.without_campaigns
 
     def require(self, rule: object) -> str:
         """The URN of the operator's rule, or a task failure explaining why no row can go to it."""
@@ -106,7 +126,23 @@ class ConversionRuleGate:
             rule = self.hook.get_conversion_rule(rule_id)
         except LinkedInCapiNotFoundError:
             return f"Conversion rule {rule_id} does not exist in ad account {account}"
-        return rule_usability({**rule, "id": rule.get("id", rule_id)}).problem
+        problem = rule_usability({**rule, "id": rule.get("id", rule_id)}).problem
+        if problem is None and not _credits_a_campaign(rule):
+            self.without_campaigns.append(urn)
+            self.log.warning(
+                "Conversion rule %s (%r) is linked to no campaign and has no auto-association: "
+                "LinkedIn takes its events but credits them to no campaign, so no campaign report will "
+                "show them. Link its campaigns (LinkedInCapiAssociateCampaignsOperator, or in Campaign "
+                "Manager) and the events sent from then on count.",
+                urn,
+                str(rule.get("name") or "")[:200],
+            )
+        return problem
+
+
+def _credits_a_campaign(rule: dict[str, Any]) -> bool:
+    auto = rule.get("autoAssociationType")
+    return bool(linked_campaign_urns(rule)) or (isinstance(auto, str) and auto not in ("", "NONE"))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -299,7 +335,7 @@ class RowPipeline:
                 if event["conversion"] not in admitted:
                     refused = refusal(event)
                     if refused is not None:
-                        reject(row_no, refused)
+                        reject(row_no, builder.locate(refused, row))
                         continue
                 if rule_batches is not None:
                     full = rule_batches.add(event, row_no)

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
 from airflow_provider_linkedin_capi import metrics
+from airflow_provider_linkedin_capi.conversions import IDENTIFIER_KINDS
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 
 if TYPE_CHECKING:
     from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
-    from airflow_provider_linkedin_capi.push.delivery import EventDelivery
+    from airflow_provider_linkedin_capi.push.delivery import EventDelivery, InFlightWindow
     from airflow_provider_linkedin_capi.push.files import RejectionLog
 
 # ----------------------------------------------------------------------------------------------------
@@ -238,6 +239,7 @@ class PushTelemetry:
         # A dry run sends nothing; counting its events would double-count them with the real run.
         if not self.dry_run and delivery is not None:
             metrics.count_sent(delivery.events_sent, delivery.batches)
+            metrics.count_identifiers(delivery.identifier_coverage)
         if not self.dry_run and rejections is not None:
             metrics.count_rejected(rejections.counts)
         metrics.time_push(time.monotonic() - self.started, outcome)
@@ -346,8 +348,16 @@ def push_summary(
     rejects_path: str | None,
     *,
     dry_run: bool,
+    rule_has_campaigns: bool | None,
+    window: InFlightWindow | None = None,
 ) -> dict[str, Any]:
-    """The push's XCom value: counts, the event-time span and the rejects path, never row data."""
+    """The push's XCom value: counts, the event-time span and the rejects path, never row data.
+
+    ``rule_has_campaigns`` is False when a rule the events went to credits no campaign (see the rule gate).
+    ``window`` gives ``in_flight_window`` (the range of batches in flight it allowed, the most at once, the
+    429s met) and ``batch_seconds`` (median and p95 of LinkedIn's time per batch; ``None`` if none was sent).
+    """
+    sizing = window.summary() if window is not None else {"in_flight_window": None, "batch_seconds": None}
     return {
         "rows_read": rows_read,
         "events_sent": delivery.events_sent,
@@ -362,6 +372,10 @@ def push_summary(
         "resent_in_doubt": delivery.resent_in_doubt,
         "skipped_in_doubt": delivery.skipped_in_doubt,
         "duplicate_rows": duplicate_rows,
+        "rule_has_campaigns": rule_has_campaigns,
+        "identifier_coverage": {kind: delivery.identifier_coverage[kind] for kind in IDENTIFIER_KINDS},
+        "in_flight_window": sizing["in_flight_window"],
+        "batch_seconds": sizing["batch_seconds"],
     }
 
 
@@ -396,6 +410,7 @@ ASSET_EXTRA_KEYS = (
     "duplicate_rows",
     "resent_in_doubt",
     "skipped_in_doubt",
+    "identifier_coverage",
     "first_event_at",
     "last_event_at",
     "dry_run",
@@ -472,3 +487,63 @@ def handle_empty_result(
         "stop the run here)",
         where,
     )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Identifier coverage: how many events carried each kind of identifier, against the previous run.
+#
+# A CRM export that loses its e-mail column still "succeeds", and LinkedIn's match rate falls with no
+# signal until the campaign reports look wrong, days later. The push counts, per kind, the events LinkedIn
+# took, and compares each kind's share of the events with the previous successful run of the same task
+# (its summary in XCom). A share that fell by more than ``coverage_drop_warning`` percentage points is
+# named in a warning, or, with ``on_coverage_drop="fail"``, fails the push before its first batch is sent:
+# the shares are then measured on that first batch (up to ``batch_size`` events), which is enough to see a
+# column that went empty without reading the whole source twice.
+
+
+def coverage_shares(coverage: Mapping[str, int], events: int) -> dict[str, float]:
+    """Each kind's share of ``events``, in percent."""
+    return {kind: 100.0 * count / events for kind, count in coverage.items()} if events else {}
+
+
+def coverage_line(coverage: Mapping[str, int], events: int) -> str:
+    """``SHA256_EMAIL 92%, userInfo 41%`` for the kinds any event carried, largest first."""
+    shares = coverage_shares(coverage, events)
+    found = sorted(((share, kind) for kind, share in shares.items() if share), reverse=True)
+    return ", ".join(f"{kind} {share:.0f}%" for share, kind in found) or "none"
+
+
+def previous_coverage(context: Mapping[str, Any]) -> tuple[dict[str, int], int] | None:
+    """(coverage, events sent) of the previous successful run of this task, from its summary in XCom."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    if ti is None:
+        return None
+    try:
+        summary = ti.xcom_pull(
+            task_ids=ti.task_id, include_prior_dates=True, map_indexes=getattr(ti, "map_index", -1)
+        )
+    except Exception:  # no metadata to ask (a test run, an unreachable API server): nothing to compare
+        return None
+    if isinstance(summary, list):  # some XCom backends answer a list even for one map index
+        summary = summary[-1] if summary else None
+    if not isinstance(summary, Mapping):
+        return None
+    coverage, events = summary.get("identifier_coverage"), summary.get("events_sent")
+    if not isinstance(coverage, Mapping) or not isinstance(events, int) or events <= 0:
+        return None
+    return {str(kind): int(count) for kind, count in coverage.items() if isinstance(count, int)}, events
+
+
+def coverage_drops(
+    previous: tuple[Mapping[str, int], int], current: Mapping[str, int], events: int, threshold: float
+) -> list[str]:
+    """The kinds whose share fell by more than ``threshold`` points, as ``SHA256_EMAIL 95% -> 3%``."""
+    if not events:
+        return []
+    before = coverage_shares(*previous)
+    after = coverage_shares(current, events)
+    return [
+        f"{kind} {share:.0f}% -> {after.get(kind, 0.0):.0f}%"
+        for kind, share in sorted(before.items())
+        if share - after.get(kind, 0.0) > threshold
+    ]

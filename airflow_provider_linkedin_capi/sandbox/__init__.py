@@ -35,8 +35,34 @@ __all__ = [
     "LISTENING_PREFIX",
     "REFRESH_TOKEN",
     "STATIC_ACCESS_TOKEN",
+    "connection_for",
     "create_app",
 ]
+
+
+def connection_for(base_url: str, *, auth: str = "refresh_token", **extra_overrides: object) -> dict:
+    """An Airflow connection dict for the sandbox at ``base_url`` (``http://127.0.0.1:8765``).
+
+    One definition for the start-up banner, ``--help`` and :class:`testing.SandboxProcess`, so that what a
+    user copies is what the tests use. ``auth``: ``refresh_token`` (the 3-legged credentials) or
+    ``access_token`` (the static Direct API token). No token endpoint: the hooks derive it from ``host``
+    (same origin + ``/oauth/v2/accessToken``).
+    """
+    if auth == "refresh_token":
+        extra: dict = {"refresh_token": REFRESH_TOKEN}
+    elif auth == "access_token":
+        extra = {"access_token": STATIC_ACCESS_TOKEN}
+    else:
+        raise ValueError("auth must be 'refresh_token' or 'access_token'")
+    extra["ad_account_id"] = AD_ACCOUNT_ID
+    extra.update(extra_overrides)
+    return {
+        "conn_type": "linkedin_capi",
+        "host": f"{base_url.rstrip('/')}/rest",
+        "login": CLIENT_ID,
+        "password": CLIENT_SECRET,
+        "extra": extra,
+    }
 
 
 def create_app(

@@ -1,17 +1,29 @@
 """Command line: ``python -m airflow_provider_linkedin_capi.sandbox --port 8765``.
 
-Prints exactly one line, ``LinkedIn CAPI sandbox listening on http://HOST:PORT``, once the socket
-listens (``--port 0`` picks a free port); ``testing.SandboxProcess`` parses it.
+Once the socket listens (``--port 0`` picks a free port) it prints first the line
+``LinkedIn CAPI sandbox listening on http://HOST:PORT``, which ``testing.SandboxProcess`` parses, then
+the built-in credentials and a ready Airflow connection for that address. ``--help`` shows the
+credentials too, so that nobody has to read the source to find them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import socket
 import sys
 
-from airflow_provider_linkedin_capi.sandbox import LISTENING_PREFIX, create_app
+from airflow_provider_linkedin_capi.sandbox import (
+    AD_ACCOUNT_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    LISTENING_PREFIX,
+    REFRESH_TOKEN,
+    STATIC_ACCESS_TOKEN,
+    connection_for,
+    create_app,
+)
 from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard, loopback_warning
 from airflow_provider_linkedin_capi.sandbox.config import (
     STORE_MODES,
@@ -52,9 +64,43 @@ def _versions(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+#: Addresses that mean "every interface": a client connects to the loopback address instead.
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def credentials_text(base_url: str) -> str:
+    """The built-in credentials and a connection for ``base_url``: fake values, valid only here."""
+    conn = json.dumps(connection_for(base_url))
+    return (
+        "Built-in credentials (fake; valid only against this sandbox):\n"
+        f"  client id      {CLIENT_ID}\n"
+        f"  client secret  {CLIENT_SECRET}\n"
+        f"  refresh token  {REFRESH_TOKEN}\n"
+        f"  access token   {STATIC_ACCESS_TOKEN}  (static, like a Direct API token)\n"
+        f"  ad account     {AD_ACCOUNT_ID}  (campaigns: register them with POST /_sandbox/campaigns)\n"
+        "Airflow connection (e.g. AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT):\n"
+        f"  {conn}\n"
+        "Consent flow against this sandbox (prints a connection with a new refresh token):\n"
+        f"  python -m airflow_provider_linkedin_capi.authorize --oauth-base {base_url} "
+        f"--client-id {CLIENT_ID} --ad-account-id {AD_ACCOUNT_ID} --no-browser\n"
+        f"  (client secret: {CLIENT_SECRET}; open the printed URL in a browser or with curl -L: the "
+        "sandbox approves at once)\n"
+    )
+
+
+def _shown_url(host: str, port: int) -> str:
+    host = _ANY_ADDRESS.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_linkedin_capi.sandbox", description=__doc__
+        prog="python -m airflow_provider_linkedin_capi.sandbox",
+        description=__doc__,
+        epilog=credentials_text("http://127.0.0.1:8765")
+        + "(The URLs above are for the default --port 8765 on 127.0.0.1; the start-up output shows the "
+        "actual ones.)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--host",
@@ -81,6 +127,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated YYYYMM (default: last 12 months)",
     )
     parser.add_argument("--access-token-ttl", type=int, default=5_184_000)
+    parser.add_argument(
+        "--no-refresh-tokens",
+        action="store_true",
+        help="answer a consent's code exchange with an access token only, as LinkedIn does for apps not "
+        "approved for programmatic refresh tokens",
+    )
     parser.add_argument("--max-batch-size", type=int, default=5000)
     parser.add_argument(
         "--store", choices=STORE_MODES, default="full", help="'ids' keeps only ids, for benchmarks"
@@ -119,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         active_versions=args.active_versions or default_active_versions(),
         access_token_ttl=args.access_token_ttl,
         max_batch_size=args.max_batch_size,
+        issue_refresh_tokens=not args.no_refresh_tokens,
         store=args.store,
         **args.latency,
     )
@@ -140,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
     shown_host = f"[{host}]" if ":" in host else host
+    # This line first and unchanged: testing.SandboxProcess and users' scripts wait for it.
     sys.stdout.write(f"{LISTENING_PREFIX}http://{shown_host}:{port}\n")
+    sys.stdout.write(credentials_text(_shown_url(host, port)))
     sys.stdout.flush()
     server.run(sockets=[sock])
 

@@ -1,5 +1,8 @@
 """The ``/_sandbox`` admin and inspection API: reset, faults, poison, settings, seeding and read-back.
 
+A rule seeded with ``campaigns`` registers those campaigns in its ad account too, as if they had been
+created in Campaign Manager; LinkedIn's own routes link only registered campaigns (``app.py``).
+
 No authentication, never faulted, never rate limited: it is the test harness's side door. Bound to
 127.0.0.1 by default for that reason, and every request passes :class:`AdminGuard` first (right Host, no
 Origin, JSON bodies only), so that a web page cannot use it.
@@ -12,6 +15,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard
 from airflow_provider_linkedin_capi.sandbox.faults import FaultSpec
 from airflow_provider_linkedin_capi.sandbox.responses import plain_json
@@ -132,11 +136,20 @@ class AdminRoutes:
     async def event_ids(self, request: Request) -> Response:
         return plain_json(200, {"event_ids": self.state.events.event_id_counts(_rule_param(request))})
 
+    def _register_seeded_campaigns(self, account: str, data: dict) -> None:
+        """Seeding links means the campaigns exist: register them in the rule's account first."""
+        campaigns = data.get("campaigns")
+        if campaigns:
+            if not isinstance(campaigns, list):
+                raise AdminError("campaigns must be a list of campaign ids or URNs")
+            self.state.add_campaigns(account, [campaign_urn(c) for c in campaigns])
+
     async def create_rule(self, request: Request) -> Response:
         data = await _json_body(request)
         rule_id = data.pop("id", None)
         if "account" in data:
             data["account"] = account_urn(data["account"])
+        self._register_seeded_campaigns(data.get("account") or account_urn(AD_ACCOUNT_ID), data)
         absent = [name for name, value in data.items() if value is None]
         entity = self.state.new_rule(data, rule_id=None if rule_id is None else int(rule_id))
         if absent:  # a field given as null is left out, as LinkedIn leaves out fields it does not set
@@ -151,6 +164,7 @@ class AdminRoutes:
         data = await _json_body(request)
         if "account" in data:
             data["account"] = account_urn(data["account"])
+        self._register_seeded_campaigns(data.get("account") or self.state.rules[rule_id]["account"], data)
         absent = [name for name, value in data.items() if value is None]
         self.state.update_rule(rule_id, data, touch=False)
         if absent:
@@ -176,7 +190,7 @@ class AdminRoutes:
         return plain_json(200, {"revoked": count})
 
     async def revoke_refresh(self, request: Request) -> Response:
-        self.state.tokens.refresh_valid = False
+        self.state.tokens.revoke_refresh_tokens()
         return plain_json(200, {"refresh_token": "revoked"})
 
     async def poison(self, request: Request) -> Response:

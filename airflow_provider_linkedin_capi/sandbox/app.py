@@ -1,6 +1,10 @@
-"""The LinkedIn routes: OAuth token endpoint, /rest/conversionEvents, /rest/conversions and
+"""The LinkedIn routes: OAuth consent page and token endpoint, /rest/conversionEvents, /rest/conversions and
 /rest/campaignConversions, behind the gateway checks LinkedIn applies in this order: token (401),
 version header (400), active version (426), permissions (403), throttle (429), protocol (400).
+
+A rule is linked only to campaigns registered in its ad account (``POST /_sandbox/campaigns``): a link to
+any other campaign is answered 400 naming it. What LinkedIn answers there is UNKNOWN
+(docs/linkedin-contract.md §4.12); 400 is the sandbox's choice.
 
 Bodies are read as bytes and parsed with orjson (no pydantic) so that a 5,000-event batch costs a few
 milliseconds. Rest.li keys and lists are parsed from the raw URL (see ``restli.py``).
@@ -16,11 +20,12 @@ import orjson
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from airflow_provider_linkedin_capi.sandbox.admin_guard import AdminGuard
 from airflow_provider_linkedin_capi.sandbox.auth import (
     UNAUTHORIZED_BODIES,
+    authorization_endpoint,
     introspect_endpoint,
     token_endpoint,
 )
@@ -141,8 +146,21 @@ class LinkedInRoutes:
             access_ttl=config.access_token_ttl,
             refresh_ttl=config.refresh_token_ttl,
             error_style=config.refresh_error_style,
+            code_ttl=config.authorization_code_ttl,
+            issue_refresh_tokens=config.issue_refresh_tokens,
         )
         return plain_json(status, body)
+
+    async def authorization(self, request: Request) -> Response:
+        """LinkedIn's consent page, for a member who is signed in and approves at once (or cancels)."""
+        answer = authorization_endpoint(
+            self.state.tokens,
+            query=request.scope["query_string"].decode("latin-1"),
+            consent=self.state.config.consent,
+        )
+        if answer.location is not None:
+            return Response(status_code=answer.status, headers={"Location": answer.location})
+        return HTMLResponse(answer.page or "", status_code=answer.status)
 
     async def introspect_token(self, request: Request) -> Response:
         status, body = introspect_endpoint(
@@ -254,7 +272,22 @@ class LinkedInRoutes:
         problem = rule_problem(fields, version, self.state.config.qualified_lead_types_from)
         if problem:
             return None, (400, problem)
+        problem = self._unknown_campaign(fields["account"], fields["campaigns"])
+        if problem:
+            return None, (400, problem)
         return fields, None
+
+    def _unknown_campaign(self, account: object, campaigns: list) -> str | None:
+        """The refusal for linking a campaign that is not registered in the rule's ad account, if any.
+
+        LinkedIn's answer is UNKNOWN (docs/linkedin-contract.md §4.12); the sandbox's is a 400 naming the
+        first such campaign and the account.
+        """
+        known = set(self.state.campaigns.get(str(account), ()))
+        for campaign in campaigns:
+            if campaign not in known:
+                return f"Campaign {str(campaign)[:80]} does not exist in ad account {account}"
+        return None
 
     def _auto_associate(self, rule: dict, auto: str) -> None:
         if auto in ("ALL_CAMPAIGNS", "OBJECTIVE_BASED"):
@@ -384,6 +417,9 @@ class LinkedInRoutes:
                 return li_error(
                     400, "campaigns must be urn:li:sponsoredCampaign:<id> URNs", protocol=g.protocol
                 )
+            unknown = self._unknown_campaign(merged.get("account"), changes["campaigns"])
+            if unknown:
+                return li_error(400, unknown, protocol=g.protocol)
         self.state.update_rule(rule_id, changes)
         if deletes:
             self.state.delete_fields(rule_id, [str(name) for name in deletes])
@@ -453,6 +489,9 @@ class LinkedInRoutes:
                 return li_error(400, problem, protocol=g.protocol)
         if rule_id not in self.state.rules:
             return li_error(404, f"Conversion {rule_id} not found", protocol=g.protocol)
+        unknown = self._unknown_campaign(self.state.rules[rule_id].get("account"), [campaign])
+        if unknown:
+            return li_error(400, unknown, protocol=g.protocol)
         self.state.link(rule_id, campaign)
         return li_response(204, protocol=g.protocol)
 
@@ -517,6 +556,8 @@ class LinkedInRoutes:
                 errors[key] = {"status": 400, "message": problem}
             elif rule_id not in self.state.rules:
                 errors[key] = {"status": 404, "message": f"Conversion {rule_id} not found"}
+            elif unknown := self._unknown_campaign(self.state.rules[rule_id].get("account"), [campaign]):
+                errors[key] = {"status": 400, "message": unknown}
             else:
                 self.state.link(rule_id, campaign)
                 results[key] = {"status": 204}
@@ -646,6 +687,7 @@ def build_app(
     app.state.sandbox = state
     routes = LinkedInRoutes(state)
     add = app.add_api_route
+    add("/oauth/v2/authorization", routes.authorization, methods=["GET"])
     add("/oauth/v2/accessToken", routes.access_token, methods=["POST"])
     add("/oauth/v2/introspectToken", routes.introspect_token, methods=["POST"])
     add("/rest/conversionEvents", routes.conversion_events, methods=["POST"])

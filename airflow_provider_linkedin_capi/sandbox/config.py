@@ -12,6 +12,10 @@ from datetime import UTC, datetime
 
 REFRESH_ERROR_STYLES = ("invalid_request", "invalid_grant")
 STORE_MODES = ("full", "ids")
+#: What the consent page does (``sandbox/auth.py``): approve, or the member cancels (§5.13).
+CONSENT_ANSWERS = ("approve", "user_cancelled_login", "user_cancelled_authorize")
+#: Settings that may be 0 (a token or code that is dead on arrival, for tests of expiry).
+_MAY_BE_ZERO = frozenset({"access_token_ttl", "authorization_code_ttl"})
 
 
 def default_active_versions(now: datetime | None = None) -> tuple[str, ...]:
@@ -71,6 +75,11 @@ class SandboxConfig:
         requests are served meanwhile.
     :param latency_us_per_event: and per event of the request, in microseconds.
     :param latency_jitter_ms: plus a random time, uniform between 0 and this.
+    :param authorization_code_ttl: seconds an authorisation code can be exchanged (LinkedIn: 1800).
+    :param issue_refresh_tokens: whether a consent's code exchange answers a refresh token, as for apps
+        approved for programmatic refresh tokens; ``False`` plays every other app (access token only).
+    :param consent: what the authorisation page does: ``approve``, or the member cancels
+        (``user_cancelled_login``, ``user_cancelled_authorize``).
     """
 
     requests_per_minute: int = 600
@@ -91,6 +100,9 @@ class SandboxConfig:
     latency_ms: float = 0.0
     latency_us_per_event: float = 0.0
     latency_jitter_ms: float = 0.0
+    authorization_code_ttl: int = 1800
+    issue_refresh_tokens: bool = True
+    consent: str = "approve"
     store: str = "full"
 
     def copy(self) -> SandboxConfig:
@@ -124,6 +136,14 @@ class SandboxConfig:
             if value not in REFRESH_ERROR_STYLES:
                 raise ValueError(f"refresh_error_style must be one of {REFRESH_ERROR_STYLES}")
             return value
+        if key == "consent":
+            if value not in CONSENT_ANSWERS:
+                raise ValueError(f"consent must be one of {CONSENT_ANSWERS}")
+            return value
+        if key == "issue_refresh_tokens":
+            if not isinstance(value, bool):
+                raise ValueError("issue_refresh_tokens must be true or false")
+            return value
         if key == "rules_page_cap" and value is None:
             return None
         if key in ("oracle_moat_id_removed_from", "qualified_lead_types_from"):
@@ -134,6 +154,6 @@ class SandboxConfig:
                 raise ValueError(f"{key} must be >= 0")
             return number
         number = int(value)  # type: ignore[call-overload]
-        if number < 1 and key != "access_token_ttl":
-            raise ValueError(f"{key} must be >= 1")
+        if number < (0 if key in _MAY_BE_ZERO else 1):
+            raise ValueError(f"{key} must be >= {0 if key in _MAY_BE_ZERO else 1}")
         return number

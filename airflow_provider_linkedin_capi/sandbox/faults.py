@@ -11,12 +11,17 @@ A client that gives up during a ``slow`` fault is counted under status 499 and i
 ``unpropagated_token`` answers 401 REVOKED_ACCESS_TOKEN (65601) without revoking anything, as LinkedIn does
 for a token minted moments ago that has not reached every server yet (docs/linkedin-contract.md §7.11,
 THIRD-PARTY).
+``above=N`` makes a fault fire only on a request that arrives while more than N requests under its
+``path`` are being answered, itself included: ``429:every=1,above=6,path=/rest/conversionEvents`` plays
+a LinkedIn that throttles a token above 6 events requests at once (whether LinkedIn does is UNKNOWN).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -37,6 +42,9 @@ _BODIES = {
 }
 
 
+_FIELDS = frozenset({"kind", "every", "fraction", "after", "limit", "path", "delay", "when", "above"})
+
+
 class DroppedConnection(Exception):
     """Raised after a partial response so that uvicorn aborts the TCP connection."""
 
@@ -51,6 +59,8 @@ class FaultSpec:
     path: str | None = None
     delay: float = 1.0
     when: str = "before"
+    #: Fire only while more than this many requests under ``path`` are being answered (this one included).
+    above: int | None = None
     seen: int = field(default=0, repr=False)
     injected: int = field(default=0, repr=False)
 
@@ -58,7 +68,7 @@ class FaultSpec:
     def from_dict(cls, data: dict) -> FaultSpec:
         if not isinstance(data, dict):
             raise ValueError("each fault must be an object")
-        unknown = set(data) - {"kind", "every", "fraction", "after", "limit", "path", "delay", "when"}
+        unknown = set(data) - _FIELDS
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}")
         kind = str(data.get("kind", ""))
@@ -73,6 +83,7 @@ class FaultSpec:
             path=data.get("path"),
             delay=float(data.get("delay", 1.0)),
             when=str(data.get("when", "before")),
+            above=None if data.get("above") is None else int(data["above"]),
         )
         if (spec.every is None) == (spec.fraction is None):
             raise ValueError("give exactly one of 'every' or 'fraction'")
@@ -84,6 +95,8 @@ class FaultSpec:
             raise ValueError("'when' must be 'before' or 'after'")
         if spec.after < 0 or spec.delay < 0 or (spec.limit is not None and spec.limit < 0):
             raise ValueError("'after', 'delay' and 'limit' must be >= 0")
+        if spec.above is not None and spec.above < 0:
+            raise ValueError("'above' must be >= 0")
         return spec
 
     @classmethod
@@ -108,12 +121,16 @@ class FaultSpec:
             "path": self.path,
             "delay": self.delay,
             "when": self.when,
+            "above": self.above,
             "seen": self.seen,
             "injected": self.injected,
         }
 
-    def fires(self, path: str, rng: random.Random) -> bool:
+    def fires(self, path: str, rng: random.Random, busy: int = 0) -> bool:
+        """Whether the fault replaces this request; ``busy``: requests under ``path`` being answered now."""
         if self.path and not path.startswith(self.path):
+            return False
+        if self.above is not None and busy <= self.above:
             return False
         self.seen += 1
         if self.seen <= self.after or (self.limit is not None and self.injected >= self.limit):
@@ -135,11 +152,12 @@ class FaultPlan:
         self.specs = specs
         self.rng = random.Random(seed)
 
-    def pick(self, path: str) -> FaultSpec | None:
+    def pick(self, path: str, busy: Callable[[str | None], int] = lambda prefix: 0) -> FaultSpec | None:
+        """The fault for this request, if any; ``busy(prefix)`` counts the requests being answered there."""
         chosen = None
         for spec in self.specs:
             if chosen is None:
-                if spec.fires(path, self.rng):
+                if spec.fires(path, self.rng, busy(spec.path) if spec.above is not None else 0):
                     chosen = spec
             elif not spec.path or path.startswith(spec.path):
                 spec.seen += 1  # later specs still see the request, they just do not fire on it
@@ -160,12 +178,27 @@ class FaultInjectionMiddleware:
     def __init__(self, app, state) -> None:
         self.app = app
         self.state = state
+        #: Faultable requests being answered now, by path (for ``above``).
+        self.busy: Counter[str] = Counter()
+
+    def _busy_under(self, prefix: str | None) -> int:
+        return sum(n for path, n in self.busy.items() if not prefix or path.startswith(prefix))
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(FAULTABLE_PREFIXES):
             await self.app(scope, receive, send)
             return
-        spec = self.state.faults.pick(scope["path"])
+        path = scope["path"]
+        self.busy[path] += 1
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            self.busy[path] -= 1
+            if not self.busy[path]:
+                del self.busy[path]
+
+    async def _answer(self, scope, receive, send) -> None:
+        spec = self.state.faults.pick(scope["path"], self._busy_under)
         if spec is None:
             await self.app(scope, receive, send)
             return

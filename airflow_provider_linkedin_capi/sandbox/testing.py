@@ -34,12 +34,10 @@ from collections.abc import Iterable, Sequence
 import requests
 
 from airflow_provider_linkedin_capi.sandbox import (
-    AD_ACCOUNT_ID,
     CLIENT_ID,
     CLIENT_SECRET,
     LISTENING_PREFIX,
-    REFRESH_TOKEN,
-    STATIC_ACCESS_TOKEN,
+    connection_for,
 )
 
 __all__ = ["SandboxAdmin", "SandboxProcess"]
@@ -275,22 +273,7 @@ class SandboxProcess:
 
     def connection(self, *, auth: str = "refresh_token", **extra_overrides: object) -> dict:
         """An Airflow connection dict for this sandbox (``auth``: ``refresh_token`` or ``access_token``)."""
-        if auth == "refresh_token":
-            extra: dict = {"refresh_token": REFRESH_TOKEN}
-        elif auth == "access_token":
-            extra = {"access_token": STATIC_ACCESS_TOKEN}
-        else:
-            raise ValueError("auth must be 'refresh_token' or 'access_token'")
-        # No token endpoint: the hooks derive it from ``host`` (same origin + /oauth/v2/accessToken).
-        extra["ad_account_id"] = AD_ACCOUNT_ID
-        extra.update(extra_overrides)
-        return {
-            "conn_type": "linkedin_capi",
-            "host": self.rest_url,
-            "login": CLIENT_ID,
-            "password": CLIENT_SECRET,
-            "extra": extra,
-        }
+        return connection_for(self.base_url, auth=auth, **extra_overrides)
 
     def connection_json(self, **kwargs: object) -> str:
         return json.dumps(self.connection(**kwargs))  # type: ignore[arg-type]

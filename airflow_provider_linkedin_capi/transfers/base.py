@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import jinja2
+from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import BaseOperator
+from jinja2 import nodes
 
 from airflow_provider_linkedin_capi.assets.linkedin_capi import record_asset_events
 from airflow_provider_linkedin_capi.constants import DEFAULT_CONN_ID, LINKEDIN_BLUE, MAX_BATCH_SIZE
@@ -24,7 +27,11 @@ from airflow_provider_linkedin_capi.links.campaign_manager import (
     remember_rule_page,
 )
 from airflow_provider_linkedin_capi.push.engine import ConversionPush
-from airflow_provider_linkedin_capi.push.options import DEFAULT_MAX_DISTINCT_RULES, PushOptions
+from airflow_provider_linkedin_capi.push.options import (
+    DEFAULT_COVERAGE_DROP_WARNING,
+    DEFAULT_MAX_DISTINCT_RULES,
+    PushOptions,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -88,25 +95,41 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
     :param ledger_path: Folder (local path or ``ObjectStoragePath`` URI) of a delivery ledger: the eventIds
         LinkedIn accepted are recorded there (as 8-byte digests, one part file per batch), and events a
         previous run with the same ledger delivered are left out and counted as ``already_delivered``. Use
-        one ledger per data interval (e.g. ``.../{{ ds }}``) so that a re-run after a failure or a killed
-        worker resends nothing LinkedIn took, because whether LinkedIn deduplicates resent eventIds is
-        UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
+        one ledger per data interval (e.g. ``.../{{ data_interval_start | ds }}``; not ``{{ ds }}``, which
+        is the interval's start for a scheduled run but its end for a manual one) so that a re-run after
+        a failure or a killed worker resends nothing LinkedIn took, because whether LinkedIn deduplicates
+        resent eventIds is UNKNOWN. Without it a re-run resends every row, with the same eventIds. (templated)
     :param max_distinct_rules: Most distinct rules a per-row ``conversion`` column may name in one push
         (default 100); each is read from LinkedIn once, and past the cap the task fails before another
         lookup, naming the column. (templated)
     :param on_empty: What an empty source means: ``"succeed"`` (default) succeeds with a warning,
         ``"skip"`` skips the task, ``"fail"`` fails it without retries, naming the source and the run's
         data interval.
-    :param max_in_flight: Batches sent at once (1 to 16) while the next ones are read and built, to hide
+    :param max_in_flight: Batches sent at once while the next ones are read and built, to hide
         LinkedIn's time per request; every request still counts against the connection's
-        ``requests_per_minute``. Default: the connection's ``max_in_flight`` extra, else 4. 1 sends one
-        batch at a time. After a kill, a re-run with a ledger resends at most this many batches.
-        (templated)
+        ``requests_per_minute``. ``"auto"`` sizes it to LinkedIn's answers: from 4, growing while LinkedIn
+        takes longer per batch than the window can hide within the budget (and memory allows), up to 16,
+        halving on a 429. A number from 1 to 16 fixes it; 1 sends one batch at a time. Default: the
+        connection's ``max_in_flight`` extra, else ``"auto"``. The summary's ``in_flight_window`` and
+        ``batch_seconds`` say what it did and what LinkedIn took. After a kill, a re-run with a ledger
+        resends at most the batches that were in flight (at most 16). (templated)
     :param on_in_doubt: What a retry does with events an earlier try left in doubt: batches on their way
         when the task was killed or timed out, which LinkedIn had not answered after about 3 s. ``"resend"``
         (default) sends them again, counted as ``resent_in_doubt`` (LinkedIn may then hold them twice;
         whether it deduplicates eventIds is UNKNOWN); ``"skip"`` leaves them out, counted as
         ``skipped_in_doubt`` (LinkedIn may then never have them). Needs a ledger.
+    :param hash_ip_address: Send ``ip_address`` hashed, as ``SHA256_IP_ADDRESS`` (the SHA-256 hex of the
+        dotted IPv4 text), instead of ``PLAINTEXT_IP_ADDRESS``, which LinkedIn hashes itself. Only where the
+        connection's ``api_version`` takes that type (202607 and later, THIRD-PARTY); under an older
+        version the address is sent in plain text and the push warns once. Default ``False``.
+    :param coverage_drop_warning: Percentage points an identifier kind's share of the events sent (the
+        summary's ``identifier_coverage``: each ``idType``, ``userInfo``, ``externalIds``, ``lead``) may
+        fall against the previous successful run of this task (its summary in XCom) before the push says
+        so. Default 20.
+    :param on_coverage_drop: ``"warn"`` (default) logs a warning naming each kind that fell, at the end;
+        ``"fail"`` fails the push before anything is sent, measuring the shares on its first batch (up to
+        ``batch_size`` events), so that a CRM export that lost its e-mail column is caught before LinkedIn's
+        match rate shows it.
     :param linkedin_capi_conn_id: LinkedIn CAPI connection. (templated)
 
     The task shows a "Campaign Manager" link to ``conversion_rule_id``'s page, emits Airflow metrics
@@ -158,6 +181,9 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         on_empty: str = "succeed",
         max_in_flight: int | str | None = None,
         on_in_doubt: str = "resend",
+        hash_ip_address: bool = False,
+        coverage_drop_warning: float = DEFAULT_COVERAGE_DROP_WARNING,
+        on_coverage_drop: str = "warn",
         linkedin_capi_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -183,6 +209,9 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         self.on_empty = on_empty
         self.max_in_flight = max_in_flight
         self.on_in_doubt = on_in_doubt
+        self.hash_ip_address = hash_ip_address
+        self.coverage_drop_warning = coverage_drop_warning
+        self.on_coverage_drop = on_coverage_drop
         self.linkedin_capi_conn_id = linkedin_capi_conn_id
         #: The current (or last) execution's engine, for on_kill, asset events and OpenLineage.
         self._push: ConversionPush | None = None
@@ -197,7 +226,12 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         """The SQL, its connection id and hook parameters, for OpenLineage's input datasets."""
         return None, None, None
 
+    def _row_selecting_templates(self) -> tuple[Any, ...]:
+        """The arguments, as written in the DAG (before rendering), that choose which rows are read."""
+        return ()
+
     def execute(self, context: Context) -> dict[str, Any]:
+        self._refuse_an_empty_data_interval(context)
         push = self._push = ConversionPush(
             PushOptions.of(self),
             self._row_source(),
@@ -214,12 +248,41 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
         record_asset_events(self.outlets, context.get("outlet_events"), push.record)
         return summary
 
+    def _refuse_an_empty_data_interval(self, context: Context) -> None:
+        """
+        Fail when the rows are chosen by a data interval of zero length: the push would read nothing, green.
+
+        On Airflow 3 a cron schedule gives each run a zero-length data interval (start = end) unless the DAG
+        uses ``CronDataIntervalTimetable`` or ``[scheduler] create_cron_data_intervals`` is on, and a manual
+        run of a DAG without a data-interval timetable has one too. A query windowed on
+        ``data_interval_start``/``data_interval_end`` then reads no rows every night and the task succeeds:
+        the "green with 0 records" failure users meet in other tools. A retry renders the same window, so
+        this fails without retrying.
+        """
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is None or end is None or start != end:
+            return
+        templates = self._row_selecting_templates()
+        names = _data_interval_names(templates, self.get_template_env(), self.template_ext)
+        if not names:
+            return
+        raise AirflowFailException(
+            f"The query is templated with {' and '.join(sorted(names))}, but this run's data interval is "
+            f"empty (start = end = {start.isoformat()}), so it would read no rows. On Airflow 3 a cron "
+            "schedule gives each run a zero-length data interval unless the DAG's timetable is "
+            "CronDataIntervalTimetable (airflow.timetables.interval) or [scheduler] "
+            "create_cron_data_intervals = True; a manual run of a DAG without a data-interval timetable has "
+            "one too. Use such a timetable (see the README's Quick start), or window the query on "
+            "logical_date. Nothing was read or sent."
+        )
+
     def on_kill(self) -> None:
-        """Ask the push to stop after the batches in flight (SIGTERM, a timeout, a task marked failed).
+        """Ask the push to stop (SIGTERM, a timeout, a task marked failed).
 
         Airflow's task runner calls this from its SIGTERM handler and then lets ``execute`` go on: the
-        batches being sent finish, are counted and written to the ledger, and the task then fails saying
-        what was and was not delivered.
+        answers already on the wire get a few seconds, the batches they settle are counted and written to
+        the ledger, the rest are recorded as in doubt, and the task then fails saying what was and was not
+        delivered (README "Re-runs and retries").
         """
         if self._push is not None:
             self._push.request_stop()
@@ -250,3 +313,44 @@ class BaseLinkedInCapiPushOperator(BaseOperator):
             dry_run=bool(self.dry_run),
             record=self._push.record if started and self._push is not None else None,
         )
+
+
+# The context variables that hold a run's data interval, read directly or as ``dag_run.<name>``.
+_DATA_INTERVAL_NAMES = frozenset({"data_interval_start", "data_interval_end"})
+
+
+def _data_interval_names(templates: Any, env: jinja2.Environment, template_ext: Sequence[str]) -> set[str]:
+    """
+    Which data-interval variables the Jinja templates in ``templates`` read (strings, template files as
+    Airflow resolves them, and strings nested in lists, tuples and dicts), found in the parsed template
+    rather than by searching the text, so a comment or a column named ``data_interval_end_at`` does not count.
+    """
+    found: set[str] = set()
+    pending: list[Any] = [templates]
+    for _ in range(10_000):  # templates are small; a cap keeps a self-referencing structure finite
+        if not pending:
+            break
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend(value)
+        elif isinstance(value, str):
+            found |= _names_in_template(value, env, template_ext)
+    return found
+
+
+def _names_in_template(text: str, env: jinja2.Environment, template_ext: Sequence[str]) -> set[str]:
+    source = text
+    if text.endswith(tuple(template_ext)) and env.loader is not None:
+        try:
+            source = env.loader.get_source(env, text)[0]
+        except jinja2.TemplateNotFound:
+            source = text
+    try:
+        tree = env.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return set()  # rendering reports it, with its line
+    names = {node.name for node in tree.find_all(nodes.Name)}
+    names |= {node.attr for node in tree.find_all(nodes.Getattr)}
+    return names & _DATA_INTERVAL_NAMES

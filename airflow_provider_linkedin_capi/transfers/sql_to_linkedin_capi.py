@@ -60,11 +60,16 @@ class SqlToLinkedInCapiOperator(BaseLinkedInCapiPushOperator):
         self.parameters = parameters
         self.hook_params = hook_params
         self.fetch_size = fetch_size
+        # Kept as written: rendering replaces ``sql`` and ``parameters``, and execute() checks what they read.
+        self._query_templates = (sql, parameters)
         super().__init__(**kwargs)
         SqlSource(sql, sql_conn_id, fetch_size=fetch_size)  # checks fetch_size when the DAG is parsed
 
     def _row_source(self) -> SqlSource:
         return SqlSource(self.sql, self.sql_conn_id, self.parameters, self.hook_params, self.fetch_size)
+
+    def _row_selecting_templates(self) -> tuple[Any, ...]:
+        return self._query_templates
 
     def _lineage_sql(self) -> tuple[str | None, str | None, dict[str, Any] | None]:
         return self.sql, self.sql_conn_id, self.hook_params

@@ -33,6 +33,7 @@ ID_TYPES = {
     "ACXIOM_ID",
     "ORACLE_MOAT_ID",
     "PLAINTEXT_IP_ADDRESS",
+    "SHA256_IP_ADDRESS",
     "GOOGLE_AID",
 }
 KNOWN_CODES = {code.value for code in RejectionCode}
@@ -103,6 +104,10 @@ def assert_valid_event(event: Any, builder: EventBuilder | None = None) -> None:
             assert _SHA256.fullmatch(value)
         if user_id["idType"] == "PLAINTEXT_IP_ADDRESS":
             assert _IPV4.fullmatch(value)
+        if user_id["idType"] == "SHA256_IP_ADDRESS":
+            assert _SHA256.fullmatch(value)
+        if builder is not None:
+            assert user_id["idType"] not in builder.refused_id_types, "a type the version does not take"
         if user_id["idType"] == "GOOGLE_AID":
             assert _UUID.fullmatch(value)
             assert value != "00000000-0000-0000-0000-000000000000"

@@ -9,7 +9,9 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
-from conversion_helpers import build_row, event_of, rejection_of
+from conversion_helpers import RECENT_MS, build_row, event_of, rejection_of, settings
+
+from airflow_provider_linkedin_capi.conversions import EventBuilder
 
 JOHN_SHA256 = hashlib.sha256(b"john.smith@example.com").hexdigest()
 
@@ -297,3 +299,56 @@ def test_identifiers_with_an_at_sign_but_no_address_are_still_sent():
     user = user_of(externalIds="team@crm", acxiom_id="a@b", lead="6834522156")
     assert user["externalIds"] == ["team@crm"]
     assert user["userIds"] == [{"idType": "ACXIOM_ID", "idValue": "a@b"}]
+
+
+# -- Identifier types by LinkedIn-Version (api_versions), SHA256_IP_ADDRESS ------------------------------
+
+
+def test_a_hashed_ip_column_is_checked_and_sent_lower_cased():
+    digest = hashlib.sha256(b"192.0.2.1").hexdigest()
+    assert ids_of(sha256_ip_address=digest.upper()) == {"SHA256_IP_ADDRESS": digest}
+    rejection = rejection_of(build_row(sha256_ip_address="192.0.2.1"), "invalid_hash")
+    assert rejection.field == "sha256_ip_address"
+
+
+def test_hash_ip_address_sends_the_sha256_of_the_dotted_address_where_the_version_takes_it():
+    hashed = event_of(
+        build_row({"api_version": "202608", "hash_ip_address": True}, ip_address="::ffff:192.0.2.1")
+    )
+    assert {u["idType"]: u["idValue"] for u in hashed["user"]["userIds"]} == {
+        "SHA256_IP_ADDRESS": hashlib.sha256(b"192.0.2.1").hexdigest()
+    }
+    # 202601 predates SHA256_IP_ADDRESS (THIRD-PARTY): the address goes as LinkedIn's plain-text type.
+    plain = event_of(build_row({"api_version": "202601", "hash_ip_address": True}, ip_address="192.0.2.1"))
+    assert plain["user"]["userIds"] == [{"idType": "PLAINTEXT_IP_ADDRESS", "idValue": "192.0.2.1"}]
+
+
+def test_hash_ip_address_with_a_hashed_ip_column_is_a_configuration_error():
+    with pytest.raises(ValueError, match="use one of them"):
+        EventBuilder(
+            ["ip_address", "sha256_ip_address", "conversionHappenedAt"],
+            settings(api_version="202608", hash_ip_address=True),
+        )
+
+
+def test_a_type_the_version_refuses_is_left_out_and_counted_or_rejects_a_row_it_alone_identifies():
+    builder = EventBuilder(
+        ["email", "oracle_moat_id", "google_aid", "conversionHappenedAt"], settings(api_version="202601")
+    )
+    aid = str(uuid.uuid4())
+    with_email = event_of(builder.build(["a@example.com", "moat-1", aid, RECENT_MS]))
+    assert [u["idType"] for u in with_email["user"]["userIds"]] == ["SHA256_EMAIL", "ORACLE_MOAT_ID"]
+    alone = rejection_of(builder.build([None, None, aid, RECENT_MS]), "unsupported_in_api_version")
+    assert alone.field == "google_aid"
+    assert aid not in alone.message
+    assert "202601" in alone.message
+    assert builder.dropped_id_types == {"GOOGLE_AID": 1}  # counted for the event sent, not the rejection
+
+
+def test_an_override_lets_a_refused_type_through():
+    columns = ["oracle_moat_id", "conversionHappenedAt"]
+    override = {"ORACLE_MOAT_ID": [None, None]}
+    refused = EventBuilder(columns, settings(api_version="202609"))
+    allowed = EventBuilder(columns, settings(api_version="202609", identifier_versions=override))
+    assert rejection_of(refused.build(["moat-1", RECENT_MS]), "unsupported_in_api_version")
+    assert event_of(allowed.build(["moat-1", RECENT_MS]))["user"]["userIds"][0]["idType"] == "ORACLE_MOAT_ID"

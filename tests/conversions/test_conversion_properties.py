@@ -107,6 +107,9 @@ plausible = {
     "acxiom_id": st.text(max_size=12),
     "oracle_moat_id": st.text(max_size=12),
     "ip_address": st.one_of(st.ip_addresses().map(str), st.ip_addresses()),
+    "sha256_ip_address": st.one_of(
+        st.text("0123456789abcdefABCDEF", min_size=63, max_size=65), st.text(max_size=5)
+    ),
     "google_aid": st.one_of(
         st.uuids().map(str),
         st.uuids(),
@@ -159,6 +162,10 @@ def query_and_rows(draw):
         ),
         "key_columns": draw(st.sampled_from([None, extra[:1] or None])),
         "conversion_rule_id": draw(st.sampled_from([104012, "urn:lla:llaPartnerConversion:7"])),
+        # Versions that refuse GOOGLE_AID and SHA256_IP_ADDRESS, that take every type, and that refuse
+        # ORACLE_MOAT_ID (api_versions), or none at all.
+        "api_version": draw(st.sampled_from([None, "202601", "202608", "202609"])),
+        "hash_ip_address": draw(st.booleans()) and "sha256_ip_address" not in columns,
     }
 
     def value_for(column, messiness):
@@ -201,7 +208,7 @@ def test_any_row_becomes_a_valid_event_or_a_known_rejection(case):
 
 
 @BOUNDED
-@given(st.lists(anything, min_size=19, max_size=19))
+@given(st.lists(anything, min_size=len(CONTRACT_COLUMNS), max_size=len(CONTRACT_COLUMNS)))
 def test_every_contract_column_holding_arbitrary_values_never_raises(values):
     builder = EventBuilder(list(CONTRACT_COLUMNS), settings())
     check(builder, builder.build(values))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_linkedin_capi.constants import DEFAULT_MAX_IN_FLIGHT
+from airflow_provider_linkedin_capi.constants import MAX_IN_FLIGHT
 from demo.crm_data import build_crm_db, utc_midnight
 from e2e.deployment import WORKER_HOSTNAMES, wait_for
 from e2e.runs import trigger, unpause, wait_for_run, xcom
@@ -18,9 +18,9 @@ DAG_ID = "e2e_large_push"
 TASK_ID = "push_conversions"
 ROWS_PER_DAY, DAYS = 10_000, 20
 BATCH_SIZE = 5000
-#: The push keeps up to ``max_in_flight`` batches on the wire (the default here), so at most that many
-#: were in flight when the worker died.
-BATCHES_IN_FLIGHT = DEFAULT_MAX_IN_FLIGHT
+#: The push keeps up to ``max_in_flight`` batches on the wire (the default here, ``"auto"``: at most 16), so
+#: at most that many were in flight when the worker died.
+BATCHES_IN_FLIGHT = MAX_IN_FLIGHT
 
 
 @pytest.fixture(scope="module")

@@ -189,6 +189,14 @@ def test_max_in_flight_is_read_from_the_extra_as_a_number_or_text():
     assert LinkedInCapiConnectionConfig.from_connection(uri).max_in_flight == 10
 
 
+@pytest.mark.parametrize("value", ["auto", "AUTO", " Auto "])
+def test_max_in_flight_may_be_auto_in_the_extra(value):
+    config = LinkedInCapiConnectionConfig.from_connection(
+        _conn({"refresh_token": "r", "max_in_flight": value})
+    )
+    assert config.max_in_flight == "auto"
+
+
 @pytest.mark.parametrize(
     "name",
     ["timeout", "max_retries", "retry_min_wait", "retry_max_wait", "requests_per_minute", "propagation_wait"],
@@ -209,3 +217,24 @@ def test_inf_nan_and_negatives_are_refused_as_configuration_in_an_argument_and_a
 def test_an_unusable_max_in_flight_extra_is_refused_as_configuration(value):
     with pytest.raises(LinkedInCapiConfigError, match="extra 'max_in_flight'"):
         LinkedInCapiConnectionConfig.from_connection(_conn({"refresh_token": "r", "max_in_flight": value}))
+
+
+def test_identifier_versions_are_read_as_json_from_any_connection_form():
+    override = {"ORACLE_MOAT_ID": [None, None]}
+    for extra in (override, json.dumps(override)):  # JSON connection, or text from a URI or the form
+        config = LinkedInCapiConnectionConfig.from_connection(
+            _conn({"refresh_token": "r", "identifier_versions": extra})
+        )
+        assert config.identifier_versions == override
+    plain = LinkedInCapiConnectionConfig.from_connection(_conn({"refresh_token": "r"}))
+    assert plain.identifier_versions is None
+
+
+@pytest.mark.parametrize(
+    "value", ["not json", "[1, 2]", '{"oracle_moat_id": [null, null]}', '{"X": "202609"}']
+)
+def test_a_malformed_identifier_versions_extra_is_refused_as_configuration(value):
+    with pytest.raises(LinkedInCapiConfigError, match="identifier_versions"):
+        LinkedInCapiConnectionConfig.from_connection(
+            _conn({"refresh_token": "r", "identifier_versions": value})
+        )

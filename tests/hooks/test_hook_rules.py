@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiNotFoundError
@@ -134,15 +136,15 @@ def test_connection_test_reads_the_account(hook, sandbox):
     assert hook.api_version in message
 
 
-def test_connection_test_without_account_skips_api_check(make_hook, sandbox, monkeypatch):
+def test_connection_test_without_account_fails_and_says_what_to_add(make_hook, sandbox, monkeypatch):
+    # A token alone proves neither scopes nor role nor version: no API check, no success.
     conn = sandbox.connection()
     del conn["extra"]["ad_account_id"]
-    import json
-
     monkeypatch.setenv("AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT", json.dumps(conn))
     ok, message = make_hook().test_connection()
-    assert ok
-    assert "skipped" in message
+    assert not ok
+    assert "could not run" in message
+    assert "'ad_account_id'" in message
     assert make_hook().ad_account_id is None
 
 

@@ -13,7 +13,12 @@ from airflow.sdk.log import redact
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.push.delivery import deliver_events
-from airflow_provider_linkedin_capi.sandbox import CLIENT_SECRET, REFRESH_TOKEN, STATIC_ACCESS_TOKEN
+from airflow_provider_linkedin_capi.sandbox import (
+    AD_ACCOUNT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    STATIC_ACCESS_TOKEN,
+)
 
 
 @pytest.fixture
@@ -57,6 +62,7 @@ def test_no_secret_in_any_log_record(
             [{"kind": "expire_token", "every": 2, "limit": 1}, {"kind": "503", "every": 3}]
         )
         deliver_events(hook, events)
+        sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [1, 2])  # the sandbox refuses unknown campaigns
         hook.associate_campaigns(rule["id"], [1, 2])
         second_token = hook.get_access_token()
         sandbox.admin.set_faults([{"kind": "503", "every": 1}])

@@ -117,6 +117,7 @@ def test_the_ui_gets_the_link_of_each_task_including_a_deferred_sensor(airflow_d
         return await original_poll(self, hook)
 
     monkeypatch.setattr(LinkedInCapiConversionRuleTrigger, "_poll_once", poll_after_a_second_link)
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [111, 222])  # they exist in Campaign Manager
     bag = DagBag(dag_folder=str(DAG_FILE))
     dag = bag.get_dag("linkedin_capi_rule_setup")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_linkedin_capi.exceptions import LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
 from airflow_provider_linkedin_capi.operators.conversion_rules import (
     LinkedInCapiAssociateCampaignsOperator,
@@ -126,6 +127,7 @@ def test_365_day_window_refused_before_any_http_call(sandbox):
 
 
 def test_link_one_campaign_from_an_xcom_style_string(sandbox):
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [101])
     rule = sandbox.admin.create_rule(name="CRM leads", type="LEAD")
     result = link_op(
         conversion_rule_id=f"urn:lla:llaPartnerConversion:{rule['id']}", campaign_ids="[101]"
@@ -144,6 +146,7 @@ def test_link_one_campaign_from_an_xcom_style_string(sandbox):
 def test_link_250_campaigns(sandbox):
     rule = sandbox.admin.create_rule(name="CRM leads", type="LEAD", campaigns=[f"{CAMPAIGN}1000"])
     campaigns = [str(1000 + n) for n in range(250)]
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, campaigns)
 
     result = link_op(conversion_rule_id=rule["id"], campaign_ids=",".join(campaigns)).execute(context={})
 
@@ -157,6 +160,7 @@ def test_exact_removes_stale_links_and_add_keeps_them(sandbox):
     rule = sandbox.admin.create_rule(
         name="CRM leads", type="LEAD", campaigns=[f"{CAMPAIGN}1", f"{CAMPAIGN}2", f"{CAMPAIGN}3"]
     )
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [4])
     added = link_op(conversion_rule_id=rule["id"], campaign_ids=[2, 4]).execute(context={})
     assert added["removed"] == []
     assert sorted(LinkedInCapiHook().get_conversion_rule(rule["id"])["campaigns"]) == [
@@ -183,6 +187,14 @@ def test_exact_with_no_campaigns_is_refused(sandbox):
     with pytest.raises(AirflowFailException, match="would unlink every campaign"):
         link_op(conversion_rule_id=rule["id"], campaign_ids="[]", mode="exact").execute(context={})
     assert LinkedInCapiHook().get_conversion_rule(rule["id"])["campaigns"] == [f"{CAMPAIGN}1"]
+
+
+def test_a_campaign_the_ad_account_does_not_have_fails_the_task_naming_it(sandbox):
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [101])
+    rule = sandbox.admin.create_rule(name="CRM leads", type="LEAD")
+    with pytest.raises(LinkedInCapiError, match=f"refused 1 of 2 campaign link.*{CAMPAIGN}102: 400"):
+        link_op(conversion_rule_id=rule["id"], campaign_ids=[101, 102]).execute(context={})
+    assert LinkedInCapiHook().get_conversion_rule(rule["id"])["campaigns"] == [f"{CAMPAIGN}101"]
 
 
 def test_bad_campaign_id_fails_before_linking(sandbox):

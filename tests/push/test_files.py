@@ -67,6 +67,8 @@ def test_rejects_lines_are_json_objects(tmp_path):
         "code": "invalid_email",
         "field": "email",
         "message": "not an e-mail",
+        "value": None,
+        "keys": None,
         "sha256_email": None,
     }
 

@@ -12,15 +12,20 @@ import builtins
 import hashlib
 import json
 import logging
+import socket
+import subprocess
+import sys
 import time
 import uuid
 
+import orjson
 import pytest
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.io import attach
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_linkedin_capi.exceptions import LedgerBusyError
+from airflow_provider_linkedin_capi.push import files
 from airflow_provider_linkedin_capi.push.files import DeliveryLedger, LedgerLease
 
 
@@ -209,3 +214,31 @@ def test_a_push_takes_the_lease_before_it_reads_the_ledger_and_gives_it_back(tmp
     ledger.close()
     assert not (tmp_path / "ledger" / "_lease.json").exists()
     assert DeliveryLedger(str(tmp_path / "ledger")).loaded == 1  # reading needs no lease
+
+
+def _lease_of(pid: int, machine: str | None) -> bytes:
+    owner = f"{socket.gethostname()}:{pid}:x"
+    return orjson.dumps({"owner": owner, "expires": time.time() + 3600, "machine": machine, "pid": pid})
+
+
+@pytest.mark.skipif(files._MACHINE is None, reason="no process namespace to compare (not Linux)")
+def test_a_live_lease_of_a_process_gone_from_this_machine_is_taken_over_at_once(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # exited and reaped: its pid names no process now
+    (tmp_path / "_lease.json").write_bytes(_lease_of(gone.pid, files._MACHINE))
+    lease = LedgerLease(tmp_path, logging.getLogger("test.lease"), wait=0.0)
+    lease.acquire()  # no wait at all: with wait=0 a lease still held would raise LedgerBusyError
+    lease.release()
+
+
+@pytest.mark.skipif(files._MACHINE is None, reason="no process namespace to compare (not Linux)")
+def test_a_lease_of_a_running_process_or_of_another_machine_is_waited_out(tmp_path):
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for body in (_lease_of(alive.pid, files._MACHINE), _lease_of(2**22 + 7, "other-host/1")):
+            (tmp_path / "_lease.json").write_bytes(body)
+            with pytest.raises(LedgerBusyError):
+                LedgerLease(tmp_path, logging.getLogger("test.lease"), wait=0.0).acquire()
+    finally:
+        alive.kill()
+        alive.wait()

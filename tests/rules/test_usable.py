@@ -19,6 +19,7 @@ from airflow_provider_linkedin_capi.operators.conversion_rules import (
 )
 from airflow_provider_linkedin_capi.push.pipeline import ConversionRuleGate
 from airflow_provider_linkedin_capi.rules import CONVERSIONS_API, rule_usability
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 from airflow_provider_linkedin_capi.sensors.conversion_rule import LinkedInCapiConversionRuleSensor
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 
@@ -149,6 +150,7 @@ def test_create_rule_operator_reuses_only_a_conversions_api_namesake(sandbox, me
 @pytest.mark.parametrize(("method", "enabled"), COMBINATIONS)
 def test_associate_operator_warns_about_an_unusable_rule(sandbox, capfd, method, enabled):
     rule = _seed(sandbox, method, enabled)
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [CAMPAIGN])
     operator = LinkedInCapiAssociateCampaignsOperator(
         task_id="link", conversion_rule_id=rule["id"], campaign_ids=[CAMPAIGN]
     )

@@ -102,6 +102,7 @@ def test_ids_store_and_state_file_survive_restart(tmp_path):
     with SandboxProcess(args=args) as sb:
         api = _api(sb)
         rule_id = api.create_rule().json()["id"]
+        sb.admin.add_campaigns(AD_ACCOUNT_ID, [9])
         assert api.call("PUT", f"/campaignConversions/{link_key(9, rule_id)}").status_code == 204
         elements = [event(rule_id, f"e{i}") for i in range(3)] + [event(rule_id, "e0"), event(rule_id, None)]
         assert api.send_events(elements).status_code == 200

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
+
 from .helpers import ACCOUNT_URN, CAMPAIGN, link_key
 
 
@@ -129,6 +131,7 @@ def test_partial_update_refusals(sandbox, api):
 
 
 def test_campaigns_patch_replaces_list_and_syncs_links(sandbox, api):
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [1, 2, 3])
     rule_id = api.create_rule().json()["id"]
     key = link_key(1, rule_id)
     assert api.call("PUT", f"/campaignConversions/{key}").status_code == 204

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
+from airflow_provider_linkedin_capi.sandbox.faults import FaultPlan, FaultSpec
 from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 
-from .helpers import event, refresh
+from .helpers import Api, event, refresh
 
 DROP_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
@@ -94,6 +98,45 @@ def test_fraction_is_reproducible_with_a_seed(sandbox, api, rule_id):
     first = pattern()
     assert first == pattern()
     assert {200, 500} == set(first)
+
+
+def test_a_fault_above_a_concurrency_fires_only_while_more_requests_than_that_are_being_answered():
+    """A LinkedIn that throttles a token above 2 events requests at once. A sandbox of its own: a request
+    an earlier test gave up on may still be being answered by the shared one, and would count."""
+    fault = "429:every=1,above=2,path=/rest/conversionEvents"
+    with SandboxProcess(args=("--latency", "3000", "--fault", fault)) as sb:
+        token = refresh(sb).json()["access_token"]
+        api = Api(sb, token, sb.admin.config()["active_versions"][-1])
+        rule_id = sb.admin.create_rule(name="CAPI rule", type="PURCHASE")["id"]
+        with ThreadPoolExecutor(2) as pool:
+            slow = [pool.submit(_send, api, rule_id, f"slow{i}") for i in range(2)]
+            for _ in range(600):  # until both are being answered (bounded; the sandbox sleeps for 3 s)
+                if sb.admin.stats()["event_requests_max_concurrent"] == 2:
+                    break
+                threading.Event().wait(0.005)
+            third = _send(api, rule_id, "third")
+            assert [future.result().status_code for future in slow] == [200, 200]
+        assert third.status_code == 429
+        sb.admin.configure(latency_ms=0)
+        assert _send(api, rule_id, "alone").status_code == 200
+        assert sb.admin.faults()[0]["above"] == 2
+        assert sb.admin.stats()["requests_by_status"]["429"] == 1
+
+
+def test_above_counts_only_requests_under_the_faults_path():
+    spec = FaultSpec.from_cli("429:every=1,above=1,path=/rest/conversionEvents")
+    plan = FaultPlan([spec], seed=1)
+    busy = {"/rest/conversionEvents": 2, "/rest/conversions": 5}
+
+    def busy_under(prefix):
+        return sum(n for path, n in busy.items() if path.startswith(prefix or ""))
+
+    assert plan.pick("/rest/conversionEvents", busy_under) is spec
+    busy["/rest/conversionEvents"] = 1
+    assert plan.pick("/rest/conversionEvents", busy_under) is None
+    assert spec.as_dict()["above"] == 1
+    with pytest.raises(ValueError, match="above"):
+        FaultSpec.from_dict({"kind": "429", "every": 1, "above": -1})
 
 
 def test_invalid_fault_spec_refused(sandbox):

@@ -21,6 +21,8 @@ from airflow_provider_linkedin_capi import constants, urns
 from airflow_provider_linkedin_capi.conversions import ConversionSettings, EventBuilder, Rejection
 from airflow_provider_linkedin_capi.conversions.event_ids import MAX_EVENT_ID_LENGTH
 from airflow_provider_linkedin_capi.rules import rule_usability, spec
+from airflow_provider_linkedin_capi.sandbox import app as sandbox_app
+from airflow_provider_linkedin_capi.sandbox import auth as sandbox_auth
 from airflow_provider_linkedin_capi.sandbox import restli as sandbox_restli
 from airflow_provider_linkedin_capi.sandbox import state as sandbox_state
 from airflow_provider_linkedin_capi.sandbox import validation as sandbox_validation
@@ -92,6 +94,12 @@ def _sandbox_version_gated_id_types() -> frozenset[str]:
     ) ^ sandbox_validation.allowed_id_types(EARLIEST_VERSION, LATEST_VERSION)
 
 
+def _sandbox_oauth_paths() -> frozenset[str]:
+    return frozenset(
+        route.path for route in sandbox_app.build_app().routes if route.path.startswith("/oauth/")
+    )
+
+
 def _as_set(value: object) -> frozenset:
     if isinstance(value, dict):
         return frozenset(value.items())
@@ -137,6 +145,10 @@ TABLES: dict[str, tuple[object, object]] = {
         ConversionSettings().max_future_skew_seconds,
         SandboxConfig().future_skew_seconds,
     ),
+    # §5.7: the scopes the consent asks for (authorize.py), and those the sandbox's app holds.
+    "OAuth scopes": (frozenset(constants.CAPI_SCOPES), frozenset(sandbox_auth.KNOWN_SCOPES)),
+    # §5.1, §5.11: the consent page and the token endpoint.
+    "OAuth paths": (frozenset({constants.AUTHORIZATION_PATH, constants.TOKEN_PATH}), _sandbox_oauth_paths()),
     # §2.1.2, §2.1.15, §4.1: URN spellings.
     "URN prefixes": (
         {urns.ACCOUNT_PREFIX, urns.CAMPAIGN_PREFIX, urns.CONVERSION_PREFIX, urns.LEAD_PREFIX},
@@ -178,6 +190,12 @@ DELIBERATE_DIFFERENCES: dict[str, tuple[frozenset, frozenset, str]] = {
         frozenset(),
         frozenset({"SHA256_IP_ADDRESS", "ORACLE_MOAT_ID"}),
         "version gates the sandbox can simulate; the provider does not guess them",
+    ),
+    # §5.10: the provider checks a connection by reading rules, not by introspecting its token.
+    "OAuth paths": (
+        frozenset(),
+        frozenset({"/oauth/v2/introspectToken"}),
+        "the sandbox serves token introspection for users' own checks; the provider does not call it",
     ),
 }
 

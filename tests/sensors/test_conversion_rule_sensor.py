@@ -84,6 +84,7 @@ def test_ready_rule_returns_without_deferring(sandbox):
 
 
 def test_deferred_until_campaigns_are_linked(sandbox):
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [7])
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD")
     task = sensor(
         conversion_rule_id=f"urn:lla:llaPartnerConversion:{rule['id']}",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "example_dags" / "linkedin_capi_rule_setup.py"
@@ -49,6 +50,7 @@ def test_rule_setup_dag_with_the_sensor_deferred(airflow_db, sandbox, monkeypatc
         return await original_poll(self, hook)
 
     monkeypatch.setattr(LinkedInCapiConversionRuleTrigger, "_poll_once", poll_after_a_second_link)
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [111, 222])  # they exist in Campaign Manager
 
     dag = load_dag()
     run = dag.test(

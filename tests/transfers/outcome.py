@@ -12,7 +12,9 @@ from airflow_provider_linkedin_capi.sandbox.testing import SandboxProcess
 
 from .crm_rows import SENT, CrmRow, raw_pii, rule_urn
 
-REJECTS_KEYS = {"row", "event_id", "code", "field", "message", "sha256_email"}
+REJECTS_KEYS = {"row", "event_id", "code", "field", "message", "value", "keys", "sha256_email"}
+#: Offending values a rejects line quotes (not personal data), by the contract column at fault.
+QUOTED_FIELDS = {"currencyCode", "countryCode", "conversionHappenedAt", "amount", "conversion"}
 
 
 def read_rejects(path: Path) -> list[dict[str, Any]]:
@@ -60,6 +62,18 @@ def assert_rejects_file(path: Path, rows: list[CrmRow], codes: dict[int, str]) -
         assert set(line) == REJECTS_KEYS
         assert line["message"]
         row = rows[line["row"] - 1]
+        # The CRM row can be found again: its key column, and the offending value where it is not personal.
+        # LinkedIn's own refusals come back by eventId, after the row is gone: they carry event_id only.
+        if line["code"] == "rejected_by_linkedin":
+            assert line["keys"] is None, line
+            assert line["event_id"], line
+        else:
+            assert line["keys"] == {"crm_id": row.crm_id}, line
+        raw = row.values.get(line["field"]) if line["field"] in QUOTED_FIELDS else None
+        if raw is not None and line["code"] != "rejected_by_linkedin":
+            assert line["value"] == (raw.isoformat() if hasattr(raw, "isoformat") else str(raw)), line
+        elif line["field"] not in QUOTED_FIELDS:
+            assert line["value"] is None, line
         if row.sha256_email and line["code"] not in {"invalid_email", "invalid_hash"}:
             assert line["sha256_email"] == row.sha256_email, line
     text = path.read_text().lower()

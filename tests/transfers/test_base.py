@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_linkedin_capi.exceptions import BadArgumentError
+from airflow_provider_linkedin_capi.push.options import PushOptions
 from airflow_provider_linkedin_capi.transfers.sql_to_linkedin_capi import SqlToLinkedInCapiOperator
 
 
@@ -51,7 +52,7 @@ def test_defaults_and_templating_surface():
     assert op.on_invalid == "skip"
     assert op.dry_run is False
     assert op.linkedin_capi_conn_id == "linkedin_capi_default"
-    assert op.max_in_flight is None  # the connection's max_in_flight, else 4
+    assert op.max_in_flight is None  # the connection's max_in_flight, else "auto"
     assert _operator(max_in_flight="{{ params.in_flight }}").max_in_flight.startswith("{{")
     for field in (
         "sql",
@@ -79,6 +80,11 @@ def test_a_jinja_block_is_not_checked_before_it_is_rendered():
 def test_an_unusable_max_in_flight_is_refused_with_the_usual_argument_error(value):
     with pytest.raises(BadArgumentError, match="max_in_flight"):
         _operator(max_in_flight=value)
+
+
+@pytest.mark.parametrize(("value", "read"), [("auto", "auto"), (" AUTO ", "auto"), ("8", 8), (16, 16)])
+def test_max_in_flight_is_auto_or_a_whole_number(value, read):
+    assert PushOptions.of(_operator(max_in_flight=value)).validate().max_in_flight == read
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 0])

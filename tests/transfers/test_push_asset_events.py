@@ -31,6 +31,7 @@ RUN_KEYS = {
     "duplicate_rows",
     "resent_in_doubt",
     "skipped_in_doubt",
+    "identifier_coverage",
     "first_event_at",
     "last_event_at",
     "dry_run",

@@ -16,7 +16,7 @@ from .statsd_listener import StatsdListener, listening_statsd
 
 pytestmark = pytest.mark.timeout(120)
 
-ALLOWED_TAGS = {"code", "status", "outcome"}
+ALLOWED_TAGS = {"code", "kind", "status", "outcome"}
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatsdListener]:
 
 
 def _no_high_cardinality_tags(listener, rule_ids) -> None:
-    """Tags are only a code, a status or an outcome; no rule id, connection id or path in any name."""
+    """Tags are a code, an identifier kind, a status or an outcome; never a rule id, connection id or path."""
     forbidden = [str(rule) for rule in rule_ids.values()] + ["linkedin_capi_default", "/", "crm"]
     for packet in listener.packets:
         if not packet.name.startswith("linkedin_capi."):
@@ -61,6 +61,11 @@ def test_a_push_counts_sent_rejected_batches_retries_and_token_refreshes(
     assert statsd.counter("linkedin_capi.retries", status="503") == 1
     assert statsd.counter("linkedin_capi.retries.503") == 1
     assert statsd.counter("linkedin_capi.token_refreshes") == 1
+    coverage = {kind: count for kind, count in summary["identifier_coverage"].items() if count}
+    assert coverage["SHA256_EMAIL"] > 0
+    for kind, count in coverage.items():
+        assert statsd.counter("linkedin_capi.events_by_identifier", kind=kind.lower()) == count, kind
+        assert statsd.counter(f"linkedin_capi.events_by_identifier.{kind.lower()}") == count, kind
     (duration,) = statsd.timings("linkedin_capi.push.duration")
     assert duration.tags == {"outcome": "success"}
     assert duration.value >= 0
@@ -75,6 +80,7 @@ def test_a_dry_run_counts_no_events(statsd, linkedin, sqlite_crm, rule_ids, run_
     assert "linkedin_capi.events_sent" not in names
     assert "linkedin_capi.batches" not in names
     assert not any(name.startswith("linkedin_capi.events_rejected") for name in names)
+    assert not any(name.startswith("linkedin_capi.events_by_identifier") for name in names)
     (duration,) = statsd.timings("linkedin_capi.push.duration")
     assert duration.tags == {"outcome": "success"}
 

@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_linkedin_capi.exceptions import LinkedInCapiAuthError, LinkedInCapiError
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 
 from .conftest import MISSING_RULE_ID, make_operator
 from .crm_rows import SENT, build_rows, raw_pii, rule_urn, valid
@@ -83,7 +84,11 @@ def test_rerun_sends_the_same_event_ids(linkedin, sqlite_crm, crm_rows, rule_ids
 
     second = run_push()
 
-    assert first == second
+    # Every count is the same; what was measured of LinkedIn (its time, the window it led to) may not be.
+    measured = {"batch_seconds", "in_flight_window"}
+    assert {k: v for k, v in first.items() if k not in measured} == {
+        k: v for k, v in second.items() if k not in measured
+    }
     assert set(linkedin.admin.event_ids()) == set(ids_after_first)
     assert all(count == 2 for count in linkedin.admin.event_ids().values())
 
@@ -428,8 +433,40 @@ def test_no_sql_parameters_or_row_data_reach_the_log_or_xcom(
         "duplicate_rows",
         "resent_in_doubt",
         "skipped_in_doubt",
+        "rule_has_campaigns",
+        "identifier_coverage",
+        "in_flight_window",
+        "batch_seconds",
     }
     assert not {value for value in raw_pii(crm_rows) if value in json.dumps(summary).lower()}
+
+
+def _no_campaign_warnings(capfd) -> list[str]:
+    """Task logging goes through structlog to stdout, not to caplog."""
+    out, err = capfd.readouterr()
+    return [line for line in (out + err).splitlines() if "is linked to no campaign" in line]
+
+
+def test_a_rule_linked_to_no_campaign_is_warned_about_once(linkedin, sqlite_crm, rule_ids, run_push, capfd):
+    # The suite's rules are linked to no campaign: events are taken but credited to no campaign.
+    summary = run_push()
+    warnings = _no_campaign_warnings(capfd)
+    assert summary["rule_has_campaigns"] is False
+    # Once per rule the push read (the operator's and the one named per row), never per row or batch.
+    assert sorted(line.split("Conversion rule ")[1].split()[0] for line in warnings) == sorted(
+        f"urn:lla:llaPartnerConversion:{rule_ids[name]}" for name in ("main", "second")
+    )
+    assert "('CRM purchases')" in " ".join(warnings)
+
+
+def test_a_rule_linked_to_campaigns_is_not_warned_about(linkedin, sqlite_crm, rule_ids, run_push, capfd):
+    linkedin.admin.add_campaigns(AD_ACCOUNT_ID, ["630000001"])
+    hook = LinkedInCapiHook()
+    for name in ("main", "second"):
+        hook.associate_campaigns(f"urn:lla:llaPartnerConversion:{rule_ids[name]}", ["630000001"])
+    summary = run_push()
+    assert summary["rule_has_campaigns"] is True
+    assert _no_campaign_warnings(capfd) == []
 
 
 def test_a_rerun_with_a_ledger_resends_nothing_linkedin_took(
@@ -572,6 +609,32 @@ def test_a_limit_that_renders_to_no_number_fails_clearly(linkedin, sqlite_crm, r
     with pytest.raises(AirflowFailException, match=r"max_rejected_fraction must be a number.*Nothing was"):
         op.execute(context={})
     assert linkedin.admin.events() == []  # refused before anything was sent
+
+
+def test_max_in_flight_is_auto_by_default_and_the_summary_reports_its_range_and_the_latency(
+    linkedin, sqlite_crm, crm_rows, rule_ids, monkeypatch
+):
+    # LinkedIn slower than the budget's spacing: the window grows from 4, never past 16.
+    linkedin.admin.configure(latency_ms=100)
+    summary = make_operator(rule_ids, batch_size=5).execute(context={})
+    window = summary["in_flight_window"]
+    assert window["auto"] is True
+    assert window["min"] == 4
+    assert 4 < window["max"] <= 16
+    assert window["final"] <= window["max"]
+    assert linkedin.admin.stats()["event_requests_max_concurrent"] <= window["most_at_once"] <= window["max"]
+    assert window["throttled"] == 0
+    assert set(summary["batch_seconds"]) == {"median", "p95"}
+    assert summary["batch_seconds"]["median"] <= summary["batch_seconds"]["p95"]
+
+    # "auto" in the connection's extra, or as the operator's argument, is the same window.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LINKEDIN_CAPI_DEFAULT",
+        linkedin.connection_json(requests_per_minute=1_000_000, max_in_flight="auto"),
+    )
+    assert make_operator(rule_ids, batch_size=5).execute(context={})["in_flight_window"]["auto"] is True
+    fixed = make_operator(rule_ids, batch_size=5, max_in_flight="2").execute(context={})["in_flight_window"]
+    assert (fixed["auto"], fixed["min"], fixed["max"], fixed["final"]) == (False, 2, 2, 2)
 
 
 def test_max_in_flight_from_a_template_or_the_connection(

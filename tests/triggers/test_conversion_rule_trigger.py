@@ -11,6 +11,7 @@ from airflow.sdk.module_loading import import_string
 
 from airflow_provider_linkedin_capi.hooks import _transport as transport
 from airflow_provider_linkedin_capi.hooks.linkedin_capi import LinkedInCapiHook
+from airflow_provider_linkedin_capi.sandbox import AD_ACCOUNT_ID
 from airflow_provider_linkedin_capi.triggers.conversion_rule import LinkedInCapiConversionRuleTrigger
 
 CLASSPATH = "airflow_provider_linkedin_capi.triggers.conversion_rule.LinkedInCapiConversionRuleTrigger"
@@ -62,6 +63,7 @@ async def _first_event(trigger: LinkedInCapiConversionRuleTrigger) -> dict:
 
 def test_polls_until_ready_and_yields_one_event(sandbox):
     rule = sandbox.admin.create_rule(name="Leads", type="LEAD", campaigns=["urn:li:sponsoredCampaign:1"])
+    sandbox.admin.add_campaigns(AD_ACCOUNT_ID, [2])
     trigger = make_trigger(conversion_rule_id=str(rule["id"]), wait_for="ready", min_campaigns=2)
 
     async def scenario() -> dict:
