@@ -199,7 +199,10 @@ def _print_report(
         rejects = summary.get("rejects_path")
         if rejects:
             print(f"      rejects file       {Path(rejects).resolve().relative_to(REPO_ROOT)}")
-            print("                         (JSON lines: row, event_id, code, field, message, sha256_email)")
+            print(
+                "                         (JSON lines: row, event_id, code, field, message, value, keys,"
+                " sha256_email)"
+            )
     print("\n    What the sandbox received")
     print(
         f"      events             {received['events']}  ({received['distinct_event_ids']} distinct eventIds)"
