@@ -167,10 +167,10 @@ class EventBuilder:
         # The compiled per-row function shadows the ``build`` method on this instance, saving one Python
         # call per row; the method below only documents it.
         identifiers = self._identifier_plan(plan)
-        self.build = _compile_row_builder(  # type: ignore[method-assign]
-            plan, default_rule, self.timestamps, identifiers, self.dropped_id_types
-        )
         self._where = _rejects_locator(plan)
+        self.build = _compile_row_builder(  # type: ignore[method-assign]
+            plan, default_rule, self.timestamps, identifiers, self.dropped_id_types, self._where
+        )
         #: The identifier kinds (``IDENTIFIER_KINDS``) this query's columns can put in an event.
         self.possible_kinds: frozenset[str] = _possible_kinds(plan, identifiers)
 
@@ -276,6 +276,7 @@ def _compile_row_builder(
     timestamps: TimestampReader,
     identifiers: _IdentifierPlan,
     dropped_id_types: Counter[str],
+    where: Callable[[Sequence[Any], str | None], tuple[dict[str, str | None] | None, str | None]],
 ) -> Callable[[Sequence[Any]], dict[str, Any] | Rejection]:
     index = plan.index.get
     i_rule = index("conversion")
@@ -377,8 +378,6 @@ def _compile_row_builder(
         if i_lead is not None and to_text_or_empty(row[i_lead]):
             message += "; its lead is not a urn:li:leadGenFormResponse URN or id"
         return RowRejected(RejectionCode.NO_IDENTIFIER, None, message)
-
-    where = _rejects_locator(plan)
 
     def rejection(row: Sequence[Any], rejected: RowRejected) -> Rejection:
         return Rejection(

@@ -139,28 +139,23 @@ def test_a_push_that_never_fills_its_window_does_not_grow_it():
 
 
 @pytest.mark.timeout(60)
-def test_requests_that_wait_for_the_pacer_keep_the_window_from_growing():
-    # Each request waited 0.5 s for a slot: five batches stand in line, more would only wait longer.
-    hook = TalliedHook(1.0, paced=0.5, open_gates=True)
-    _, window = _push(hook, "auto", 30, requests_per_minute=600, memory=FixedMemory(True))
+@pytest.mark.parametrize(
+    ("hook", "memory_allows"),
+    [
+        # Each request waited 0.5 s for a slot: five batches stand in line, more would only wait longer.
+        pytest.param(
+            lambda: TalliedHook(1.0, paced=0.5, open_gates=True), True, id="requests-wait-for-the-pacer"
+        ),
+        pytest.param(lambda: TalliedHook(0.02, open_gates=True), True, id="answers-faster-than-the-spacing"),
+        pytest.param(lambda: TalliedHook(1.0, open_gates=True), False, id="memory-does-not-allow"),
+    ],
+)
+def test_the_window_stays_at_its_start_when_growing_cannot_help(hook, memory_allows):
+    hook = hook()
+    _, window = _push(hook, "auto", 30, requests_per_minute=600, memory=FixedMemory(memory_allows))
     assert window.summary()["in_flight_window"]["max"] == AUTO_IN_FLIGHT_START
     assert hook.most_active <= AUTO_IN_FLIGHT_START
-
-
-@pytest.mark.timeout(60)
-def test_answers_faster_than_the_spacing_keep_the_window_at_its_start():
-    hook = TalliedHook(0.02, open_gates=True)
-    _, window = _push(hook, "auto", 30, requests_per_minute=600, memory=FixedMemory(True))
-    assert window.summary()["in_flight_window"]["max"] == AUTO_IN_FLIGHT_START
     assert window.most_in_flight <= AUTO_IN_FLIGHT_START
-
-
-@pytest.mark.timeout(60)
-def test_when_memory_does_not_allow_the_window_does_not_grow():
-    hook = TalliedHook(1.0, open_gates=True)
-    _, window = _push(hook, "auto", 30, requests_per_minute=600, memory=FixedMemory(False))
-    assert window.summary()["in_flight_window"]["max"] == AUTO_IN_FLIGHT_START
-    assert hook.most_active <= AUTO_IN_FLIGHT_START
 
 
 @pytest.mark.timeout(60)
